@@ -1,0 +1,60 @@
+# Stockroom — the two commands are `make run` and `make test`; the rest is for day-to-day work.
+# Variables passed through to scripts/devstack.sh: PORT (8080), STACK_DIR (.run),
+# STOCKROOM_PROCESSES, STOCKROOM_THREADS, LOG_LEVEL (set them in the environment or on the command line).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PORT ?= 8080
+STACK_DIR ?= $(CURDIR)/.run
+export PORT STACK_DIR
+
+DEVSTACK := bash scripts/devstack.sh
+
+.PHONY: help deps build run up down status admin migrate test install clean
+
+help:
+	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
+	@echo "make test     unit tests and integration tests against a private stack on a free port"
+	@echo "make up       start the stack in the background (idempotent); make down stops it; make status"
+	@echo "make admin NAME=alice   create or promote an admin on the running stack (password from stdin)"
+	@echo "make deps | build | migrate | install | clean"
+
+deps:
+	$(DEVSTACK) deps
+
+build: deps
+	$(DEVSTACK) build
+
+run: build
+	$(DEVSTACK) run
+
+up: build
+	$(DEVSTACK) up
+
+down:
+	$(DEVSTACK) down
+
+status:
+	$(DEVSTACK) status
+
+admin:
+	@if [ -z "$(NAME)" ]; then echo "usage: make admin NAME=<username>   (password read from stdin)" >&2; exit 2; fi
+	$(DEVSTACK) admin '$(NAME)'
+
+migrate: build
+	$(DEVSTACK) migrate
+
+test:
+	$(DEVSTACK) deps --test
+	swift build -c release
+	swift build --build-tests
+	swift test --skip-build
+	if [ -f scripts/verify-units.sh ]; then bash scripts/verify-units.sh; fi
+	bash scripts/integration-test.sh
+
+install:
+	bash scripts/install.sh
+
+clean: down
+	rm -rf .run .build

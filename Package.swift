@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Unsafe C lives only in the wrapper modules: FastCGI (libfcgi), MariaDB (Connector/C)
+// and PasswordHashing (libargon2). Nothing else imports a C module.
+let package = Package(
+    name: "stockroom",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "stockroom-fcgi", targets: ["stockroom-fcgi"]),
+        .executable(name: "stockroomctl", targets: ["stockroomctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+    ],
+    targets: [
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+        .target(name: "FastCGI", dependencies: [
+            "CFastCGI",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MariaDB", dependencies: [
+            "CMariaDB",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
+        .target(name: "Stockroom", dependencies: [
+            "MariaDB", "PasswordHashing",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "stockroom-fcgi", dependencies: [
+            "Stockroom", "FastCGI", "MariaDB",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .executableTarget(name: "stockroomctl", dependencies: [
+            "Stockroom", "MariaDB",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "StockroomTests", dependencies: ["Stockroom", "FastCGI", "MariaDB", "PasswordHashing"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

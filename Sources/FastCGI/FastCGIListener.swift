@@ -1,0 +1,72 @@
+import CFastCGI
+import Glibc
+
+/// The listening unix socket. Created here rather than with `FCGX_OpenSocket`, which calls
+/// `exit()` when bind fails; the file is born with mode 0660 (umask around bind), so no client
+/// outside the owner and group can ever connect, and it is never a TCP port.
+public final class FastCGIListener {
+    public let path: String
+    public let fileDescriptor: Int32
+    private var isOpen = true
+
+    public struct OpenError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(path: String, group: String? = nil, backlog: Int32 = 1024) throws {
+        if FCGX_Init() != 0 { throw OpenError(description: "FCGX_Init failed") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw OpenError(description: "socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: pathBytes)
+            raw[pathBytes.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw OpenError(description: "socket(): \(String(cString: strerror(errno)))") }
+        unlink(path)  // a stale socket from a killed predecessor
+        let previousMask = umask(0o117)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        umask(previousMask)
+        guard bound == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            throw OpenError(description: "bind(\(path)): \(message)")
+        }
+        chmod(path, 0o660)
+        if let group {
+            var gid: gid_t = 0
+            guard stockroom_group_id(group, &gid) == 0, chown(path, uid_t.max, gid) == 0 else {
+                close(fd)
+                unlink(path)
+                throw OpenError(description: "cannot give \(path) to group \(group)")
+            }
+        }
+        guard listen(fd, backlog) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            unlink(path)
+            throw OpenError(description: "listen(\(path)): \(message)")
+        }
+        self.path = path
+        self.fileDescriptor = fd
+    }
+
+    /// Wakes every thread blocked in accept() and makes further accepts fail.
+    public func stopAccepting() {
+        FCGX_ShutdownPending()
+        shutdown(fileDescriptor, Int32(SHUT_RDWR))
+        unlink(path)
+    }
+
+    deinit {
+        close(fileDescriptor)
+    }
+}

@@ -1,0 +1,86 @@
+/// A request as the responder handles it: the FastCGI parameters copied out of libfcgi's memory
+/// (which is freed at `FCGX_Finish_r`) and the body, read to exactly CONTENT_LENGTH bytes.
+public struct FastCGIRequest: Sendable {
+    public enum BodyStatus: Sendable {
+        case complete
+        /// CONTENT_LENGTH was over the limit; nothing was read into memory.
+        case tooLarge
+        /// The stream ended before CONTENT_LENGTH bytes arrived.
+        case incomplete
+    }
+
+    public var parameters: [String: String]
+    public var body: [UInt8]
+    public var bodyStatus: BodyStatus = .complete
+
+    public init(parameters: [String: String], body: [UInt8]) {
+        self.parameters = parameters
+        self.body = body
+    }
+
+    public var method: String { parameters["REQUEST_METHOD"] ?? "GET" }
+
+    /// The path without the query string, as nginx received it (before any rewrite).
+    public var path: String {
+        let uri = parameters["REQUEST_URI"] ?? parameters["DOCUMENT_URI"] ?? "/"
+        if let question = uri.firstIndex(of: "?") { return String(uri[..<question]) }
+        return uri
+    }
+
+    public var queryString: String { parameters["QUERY_STRING"] ?? "" }
+
+    public func header(_ name: String) -> String? { parameters["HTTP_" + name] }
+}
+
+/// What a handler answers. Serialized as CGI response headers (`Status:` first) and the body.
+public struct FastCGIResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Status line, headers and body in one buffer, so the response is written with one call.
+    public func serialized() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(128 + body.count)
+        bytes.append(contentsOf: "Status: \(status) \(Self.reason(for: status))\r\n".utf8)
+        for header in headers {
+            bytes.append(contentsOf: header.name.utf8)
+            bytes.append(contentsOf: ": ".utf8)
+            bytes.append(contentsOf: header.value.utf8)
+            bytes.append(contentsOf: "\r\n".utf8)
+        }
+        if status != 204 && status != 304 {
+            bytes.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        }
+        bytes.append(contentsOf: "\r\n".utf8)
+        bytes.append(contentsOf: body)
+        return bytes
+    }
+
+    static func reason(for status: Int) -> String {
+        switch status {
+        case 200: return "OK"
+        case 201: return "Created"
+        case 204: return "No Content"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 409: return "Conflict"
+        case 413: return "Payload Too Large"
+        case 415: return "Unsupported Media Type"
+        case 422: return "Unprocessable Entity"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+}

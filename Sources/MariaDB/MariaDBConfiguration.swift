@@ -1,0 +1,52 @@
+/// Where and how to reach MariaDB. Built once from the environment and shared by every connection.
+public struct MariaDBConfiguration: Sendable {
+    public var unixSocket: String?
+    public var host: String
+    public var port: UInt32
+    public var user: String
+    public var password: String
+    public var database: String
+    /// Seconds; bounds how long a request can wait on a dead or stopped server.
+    public var connectTimeout: UInt32
+    public var readTimeout: UInt32
+    public var writeTimeout: UInt32
+    /// Per-session `innodb_lock_wait_timeout` in seconds, so no request waits forever on a row lock.
+    public var lockWaitTimeout: UInt32
+
+    public init(
+        unixSocket: String? = nil, host: String = "localhost", port: UInt32 = 3306,
+        user: String = "stockroom", password: String = "", database: String = "stockroom",
+        connectTimeout: UInt32 = 2, readTimeout: UInt32 = 10, writeTimeout: UInt32 = 10,
+        lockWaitTimeout: UInt32 = 5
+    ) {
+        self.unixSocket = unixSocket
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        self.writeTimeout = writeTimeout
+        self.lockWaitTimeout = lockWaitTimeout
+    }
+
+    /// Reads STOCKROOM_DB_* variables; unset ones keep their defaults.
+    public static func fromEnvironment(_ environment: [String: String]) -> MariaDBConfiguration {
+        var configuration = MariaDBConfiguration()
+        if let socket = environment["STOCKROOM_DB_SOCKET"], !socket.isEmpty { configuration.unixSocket = socket }
+        if let host = environment["STOCKROOM_DB_HOST"], !host.isEmpty { configuration.host = host }
+        if let port = environment["STOCKROOM_DB_PORT"].flatMap(UInt32.init) { configuration.port = port }
+        if let user = environment["STOCKROOM_DB_USER"], !user.isEmpty { configuration.user = user }
+        if let password = environment["STOCKROOM_DB_PASSWORD"] { configuration.password = password }
+        if let name = environment["STOCKROOM_DB_NAME"], !name.isEmpty { configuration.database = name }
+        if let seconds = environment["STOCKROOM_LOCK_WAIT_TIMEOUT"].flatMap(UInt32.init), seconds > 0 {
+            configuration.lockWaitTimeout = seconds
+        }
+        if let seconds = environment["STOCKROOM_DB_TIMEOUT"].flatMap(UInt32.init), seconds > 0 {
+            configuration.readTimeout = seconds
+            configuration.writeTimeout = seconds
+        }
+        return configuration
+    }
+}

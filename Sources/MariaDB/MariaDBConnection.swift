@@ -1,0 +1,136 @@
+import CMariaDB
+
+/// One connection to MariaDB: owns its `MYSQL*` and its prepared statements, and is used by one
+/// thread at a time. Auto-reconnect stays off; once a connection error is seen the connection is
+/// marked broken and every further call fails, so nothing ever runs outside the transaction it
+/// belongs to. The owner (`MariaDBSession`) replaces a broken connection between transactions.
+public final class MariaDBConnection {
+    private let handle: UnsafeMutablePointer<MYSQL>
+    private var statements: [String: MariaDBStatement] = [:]
+    public private(set) var isBroken = false
+    public private(set) var isInTransaction = false
+
+    /// Calls `mysql_library_init` once; call before starting threads.
+    public static func initializeLibrary() {
+        _ = stockroom_mysql_library_init()
+    }
+
+    /// Per-thread client state; each thread that owns connections calls this once.
+    public static func initializeThread() {
+        _ = mysql_thread_init()
+    }
+
+    public static func finishThread() {
+        mysql_thread_end()
+    }
+
+    public init(configuration: MariaDBConfiguration) throws {
+        guard let handle = mysql_init(nil) else {
+            throw MariaDBError(code: MariaDBError.Code(2008), serverMessage: "out of memory in mysql_init")
+        }
+        stockroom_mysql_set_uint_option(handle, MYSQL_OPT_CONNECT_TIMEOUT, configuration.connectTimeout)
+        stockroom_mysql_set_uint_option(handle, MYSQL_OPT_READ_TIMEOUT, configuration.readTimeout)
+        stockroom_mysql_set_uint_option(handle, MYSQL_OPT_WRITE_TIMEOUT, configuration.writeTimeout)
+        stockroom_mysql_set_bool_option(handle, MYSQL_OPT_RECONNECT, 0)
+        stockroom_mysql_set_string_option(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        // Session settings from configuration numbers, never from request input.
+        stockroom_mysql_set_string_option(handle, MYSQL_INIT_COMMAND,
+            "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', innodb_lock_wait_timeout = \(configuration.lockWaitTimeout)")
+        let connected = mysql_real_connect(
+            handle,
+            configuration.unixSocket == nil ? configuration.host : nil,
+            configuration.user, configuration.password, configuration.database,
+            configuration.unixSocket == nil ? configuration.port : 0,
+            configuration.unixSocket, 0)
+        if connected == nil {
+            let error = MariaDBError(code: MariaDBError.Code(mysql_errno(handle)),
+                                     sqlState: String(cString: mysql_sqlstate(handle)),
+                                     serverMessage: String(cString: mysql_error(handle)))
+            mysql_close(handle)  // a failed connect must not leak the handle
+            throw error
+        }
+        self.handle = handle
+    }
+
+    deinit {
+        statements.removeAll()  // statements close before their connection
+        mysql_close(handle)
+    }
+
+    /// Runs `sql` as a server-side prepared statement (prepared once per connection) with `parameters`.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [MariaDBValue] = []) throws -> MariaDBResult {
+        try ensureUsable()
+        do {
+            let statement: MariaDBStatement
+            if let cached = statements[sql] {
+                statement = cached
+            } else {
+                statement = try MariaDBStatement(connection: handle, sql: sql)
+                statements[sql] = statement
+            }
+            return try statement.execute(parameters)
+        } catch let error as MariaDBError {
+            noteFailure(error)
+            throw error
+        }
+    }
+
+    public func beginTransaction() throws {
+        try ensureUsable()
+        let text = "START TRANSACTION"
+        if mysql_real_query(handle, text, UInt(text.utf8.count)) != 0 {
+            let error = lastError()
+            noteFailure(error)
+            throw error
+        }
+        isInTransaction = true
+    }
+
+    public func commit() throws {
+        try ensureUsable()
+        defer { isInTransaction = false }
+        if mysql_commit(handle) != 0 {
+            let error = lastError()
+            noteFailure(error)
+            throw error
+        }
+    }
+
+    /// Rolls back; a failure here only marks the connection broken (the server rolls back on disconnect).
+    public func rollback() {
+        defer { isInTransaction = false }
+        guard !isBroken else { return }
+        if mysql_rollback(handle) != 0 {
+            isBroken = true
+        }
+    }
+
+    /// True when the server answers; a dead server marks the connection broken.
+    public func ping() -> Bool {
+        guard !isBroken else { return false }
+        if mysql_ping(handle) != 0 {
+            isBroken = true
+            return false
+        }
+        return true
+    }
+
+    private func ensureUsable() throws {
+        if isBroken {
+            throw MariaDBError(code: .notConnected, serverMessage: "connection is broken")
+        }
+    }
+
+    private func noteFailure(_ error: MariaDBError) {
+        if error.isConnectionLost || error.code.rawValue >= 2000 && error.code.rawValue < 3000 {
+            isBroken = true
+        }
+    }
+
+    private func lastError() -> MariaDBError {
+        MariaDBError(code: MariaDBError.Code(mysql_errno(handle)),
+                     sqlState: String(cString: mysql_sqlstate(handle)),
+                     serverMessage: String(cString: mysql_error(handle)))
+    }
+}

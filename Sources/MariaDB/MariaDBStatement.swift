@@ -1,0 +1,199 @@
+import CMariaDB
+
+/// A server-side prepared statement. Owned by its connection (which closes it first) and used by
+/// the connection's thread only. Result buffers are allocated once per statement, not per row.
+final class MariaDBStatement {
+    private let handle: UnsafeMutablePointer<MYSQL_STMT>
+    private let parameterCount: Int
+    private let columnCount: Int
+    private let resultBinds: UnsafeMutablePointer<MYSQL_BIND>
+    private let resultBuffers: [UnsafeMutableRawPointer]
+    private let resultCapacities: [Int]
+    private let resultLengths: UnsafeMutablePointer<UInt>
+    private let resultNulls: UnsafeMutablePointer<my_bool>
+    private let resultErrors: UnsafeMutablePointer<my_bool>
+
+    /// Prepares `sql` on `connection`; on failure the statement handle is closed before throwing.
+    init(connection: UnsafeMutablePointer<MYSQL>, sql: String) throws {
+        guard let handle = mysql_stmt_init(connection) else {
+            throw MariaDBError(code: MariaDBError.Code(mysql_errno(connection)),
+                               serverMessage: String(cString: mysql_error(connection)))
+        }
+        let utf8 = Array(sql.utf8)
+        let status = utf8.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { mysql_stmt_prepare(handle, $0.baseAddress, UInt(buffer.count)) }
+        }
+        if status != 0 {
+            let error = MariaDBStatement.error(of: handle)
+            mysql_stmt_close(handle)
+            throw error
+        }
+        self.handle = handle
+        self.parameterCount = Int(mysql_stmt_param_count(handle))
+
+        var capacities: [Int] = []
+        var types: [enum_field_types] = []
+        if let metadata = mysql_stmt_result_metadata(handle) {
+            let count = Int(mysql_num_fields(metadata))
+            if let fields = mysql_fetch_fields(metadata) {
+                for index in 0..<count {
+                    // Start small for long columns; a longer value is fetched whole on truncation.
+                    let declared = Int(fields[index].length)
+                    capacities.append(max(64, min(declared, 1024)) + 1)
+                    let type = fields[index].type
+                    let isBinary = type == MYSQL_TYPE_BLOB || type == MYSQL_TYPE_TINY_BLOB
+                        || type == MYSQL_TYPE_MEDIUM_BLOB || type == MYSQL_TYPE_LONG_BLOB
+                    types.append(isBinary ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING)
+                }
+            }
+            mysql_free_result(metadata)
+        }
+        columnCount = capacities.count
+        resultCapacities = capacities
+        resultBinds = .allocate(capacity: max(columnCount, 1))
+        resultBinds.initialize(repeating: MYSQL_BIND(), count: max(columnCount, 1))
+        resultLengths = .allocate(capacity: max(columnCount, 1))
+        resultLengths.initialize(repeating: 0, count: max(columnCount, 1))
+        resultNulls = .allocate(capacity: max(columnCount, 1))
+        resultNulls.initialize(repeating: 0, count: max(columnCount, 1))
+        resultErrors = .allocate(capacity: max(columnCount, 1))
+        resultErrors.initialize(repeating: 0, count: max(columnCount, 1))
+        var buffers: [UnsafeMutableRawPointer] = []
+        for index in 0..<columnCount {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacities[index], alignment: 8)
+            buffers.append(buffer)
+            resultBinds[index].buffer_type = types[index]
+            resultBinds[index].buffer = buffer
+            resultBinds[index].buffer_length = UInt(capacities[index])
+            resultBinds[index].length = resultLengths + index
+            resultBinds[index].is_null = resultNulls + index
+            resultBinds[index].error = resultErrors + index
+        }
+        resultBuffers = buffers
+    }
+
+    deinit {
+        mysql_stmt_close(handle)
+        for buffer in resultBuffers { buffer.deallocate() }
+        resultBinds.deallocate()
+        resultLengths.deallocate()
+        resultNulls.deallocate()
+        resultErrors.deallocate()
+    }
+
+    func execute(_ parameters: [MariaDBValue]) throws -> MariaDBResult {
+        precondition(parameters.count == parameterCount, "statement takes \(parameterCount) parameters, got \(parameters.count)")
+        try bindAndExecute(parameters)
+        var rows: [MariaDBRow] = []
+        if columnCount > 0 {
+            defer { mysql_stmt_free_result(handle) }
+            guard mysql_stmt_bind_result(handle, resultBinds) == 0 else { throw MariaDBStatement.error(of: handle) }
+            fetching: while true {
+                let status = mysql_stmt_fetch(handle)
+                switch status {
+                case 0, MYSQL_DATA_TRUNCATED:
+                    rows.append(try currentRow(truncated: status == MYSQL_DATA_TRUNCATED))
+                case MYSQL_NO_DATA:
+                    break fetching
+                default:
+                    // A failed fetch is an error, never the end of the rows.
+                    throw MariaDBStatement.error(of: handle)
+                }
+            }
+        }
+        return MariaDBResult(rows: rows, affectedRows: UInt64(mysql_stmt_affected_rows(handle)),
+                             lastInsertID: UInt64(mysql_stmt_insert_id(handle)))
+    }
+
+    private func bindAndExecute(_ parameters: [MariaDBValue]) throws {
+        guard parameterCount > 0 else {
+            guard mysql_stmt_execute(handle) == 0 else { throw MariaDBStatement.error(of: handle) }
+            return
+        }
+        let binds = UnsafeMutablePointer<MYSQL_BIND>.allocate(capacity: parameterCount)
+        binds.initialize(repeating: MYSQL_BIND(), count: parameterCount)
+        var owned: [UnsafeMutableRawPointer] = []
+        defer {
+            for buffer in owned { buffer.deallocate() }
+            binds.deallocate()
+        }
+        for (index, value) in parameters.enumerated() {
+            switch value {
+            case .null:
+                binds[index].buffer_type = MYSQL_TYPE_NULL
+            case .int(let number):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
+                buffer.storeBytes(of: number, as: Int64.self)
+                owned.append(buffer)
+                binds[index].buffer_type = MYSQL_TYPE_LONGLONG
+                binds[index].buffer = buffer
+            case .string(let text):
+                let buffer = Self.copy(Array(text.utf8))
+                owned.append(buffer.pointer)
+                binds[index].buffer_type = MYSQL_TYPE_STRING
+                binds[index].buffer = buffer.pointer
+                binds[index].buffer_length = UInt(buffer.count)
+            case .bytes(let bytes):
+                let buffer = Self.copy(bytes)
+                owned.append(buffer.pointer)
+                binds[index].buffer_type = MYSQL_TYPE_BLOB
+                binds[index].buffer = buffer.pointer
+                binds[index].buffer_length = UInt(buffer.count)
+            }
+        }
+        guard mysql_stmt_bind_param(handle, binds) == 0 else { throw MariaDBStatement.error(of: handle) }
+        guard mysql_stmt_execute(handle) == 0 else { throw MariaDBStatement.error(of: handle) }
+    }
+
+    private static func copy(_ bytes: [UInt8]) -> (pointer: UnsafeMutableRawPointer, count: Int) {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress { pointer.copyMemory(from: base, byteCount: bytes.count) }
+        }
+        return (pointer, bytes.count)
+    }
+
+    private func currentRow(truncated: Bool) throws -> MariaDBRow {
+        var columns: [[UInt8]?] = []
+        columns.reserveCapacity(columnCount)
+        for index in 0..<columnCount {
+            if resultNulls[index] != 0 {
+                columns.append(nil)
+                continue
+            }
+            let length = Int(resultLengths[index])
+            if length <= resultCapacities[index] {
+                let bytes = resultBuffers[index].assumingMemoryBound(to: UInt8.self)
+                columns.append(Array(UnsafeBufferPointer(start: bytes, count: length)))
+            } else {
+                columns.append(try fetchWhole(column: index, length: length))
+            }
+        }
+        return MariaDBRow(columns: columns)
+    }
+
+    /// A value longer than the column's buffer: fetch it again into a buffer of its full length.
+    private func fetchWhole(column index: Int, length: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: length)
+        var bind = MYSQL_BIND()
+        var fetchedLength: UInt = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            bind.buffer_type = resultBinds[index].buffer_type
+            bind.buffer = buffer.baseAddress
+            bind.buffer_length = UInt(length)
+            try withUnsafeMutablePointer(to: &fetchedLength) { lengthPointer in
+                bind.length = lengthPointer
+                guard mysql_stmt_fetch_column(handle, &bind, UInt32(index), 0) == 0 else {
+                    throw MariaDBStatement.error(of: handle)
+                }
+            }
+        }
+        return bytes
+    }
+
+    static func error(of statement: UnsafeMutablePointer<MYSQL_STMT>) -> MariaDBError {
+        MariaDBError(code: MariaDBError.Code(mysql_stmt_errno(statement)),
+                     sqlState: String(cString: mysql_stmt_sqlstate(statement)),
+                     serverMessage: String(cString: mysql_stmt_error(statement)))
+    }
+}

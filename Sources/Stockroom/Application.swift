@@ -1,0 +1,55 @@
+import Logging
+import MariaDB
+import PasswordHashing
+
+/// Settings read once at start-up.
+public struct StockroomConfiguration: Sendable {
+    public var database: MariaDBConfiguration
+    public var sessionLifetimeSeconds: Int64
+    public var passwordHasher: PasswordHasher
+
+    public init(database: MariaDBConfiguration, sessionLifetimeSeconds: Int64 = 86_400,
+                passwordHasher: PasswordHasher = PasswordHasher()) {
+        self.database = database
+        self.sessionLifetimeSeconds = sessionLifetimeSeconds
+        self.passwordHasher = passwordHasher
+    }
+
+    public static func fromEnvironment(_ environment: [String: String]) -> StockroomConfiguration {
+        var configuration = StockroomConfiguration(database: .fromEnvironment(environment))
+        if let seconds = environment["STOCKROOM_SESSION_TTL"].flatMap(Int64.init), seconds > 0 {
+            configuration.sessionLifetimeSeconds = seconds
+        }
+        return configuration
+    }
+}
+
+/// What every responder thread shares: configuration, routes, metrics. Immutable after start-up.
+public final class StockroomApplication: @unchecked Sendable {
+    public let configuration: StockroomConfiguration
+    public let metrics: StockroomMetrics
+    public let logger: Logger
+    let router: Router
+    /// Verified against when the user does not exist, so both failures cost one argon2id verify.
+    let dummyPasswordHash: String
+
+    public init(configuration: StockroomConfiguration, metrics: StockroomMetrics, logger: Logger) throws {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.dummyPasswordHash = try configuration.passwordHasher.hash("stockroom-dummy-password")
+        var router = Router()
+        HealthResource.register(in: &router)
+        AuthResource.register(in: &router)
+        ProductResource.register(in: &router)
+        MetricsResource.register(in: &router)
+        self.router = router
+    }
+
+    /// The handler for one responder thread; it owns that thread's database session.
+    public func makeRequestHandler(threadIndex: Int) -> RequestHandler {
+        var logger = self.logger
+        logger[metadataKey: "thread"] = "\(threadIndex)"
+        return RequestHandler(application: self, logger: logger)
+    }
+}

@@ -1,0 +1,79 @@
+/// An HTTP request as the application sees it, independent of FastCGI.
+public struct Request: Sendable {
+    public enum BodyStatus: Sendable { case complete, tooLarge, incomplete }
+
+    public var method: String
+    public var path: String
+    public var query: String
+    /// Request headers by CGI name (`HTTP_AUTHORIZATION`) plus CONTENT_TYPE and CONTENT_LENGTH.
+    public var parameters: [String: String]
+    public var body: [UInt8]
+    public var bodyStatus: BodyStatus
+
+    public init(method: String, path: String, query: String = "", parameters: [String: String] = [:],
+                body: [UInt8] = [], bodyStatus: BodyStatus = .complete) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.parameters = parameters
+        self.body = body
+        self.bodyStatus = bodyStatus
+    }
+
+    public var contentType: String? { parameters["CONTENT_TYPE"].flatMap { $0.isEmpty ? nil : $0 } }
+    public var authorization: String? { parameters["HTTP_AUTHORIZATION"] }
+
+    /// The value of a query parameter (first occurrence), percent-decoded.
+    public func queryValue(_ name: String) -> String? {
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts[0] == name {
+                return parts.count > 1 ? Self.percentDecoded(String(parts[1])) : ""
+            }
+        }
+        return nil
+    }
+
+    static func percentDecoded(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%") {
+                guard let high = iterator.next(), let low = iterator.next(),
+                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return nil }
+                bytes.append(value)
+            } else if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+/// What the application answers: always JSON (or empty for 204, text for /metrics).
+public struct Response: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func json(_ status: Int, _ value: JSONValue, headers: [(name: String, value: String)] = []) -> Response {
+        Response(status: status, headers: [("Content-Type", "application/json")] + headers,
+                 body: JSONWriter.encode(value))
+    }
+
+    public static func noContent() -> Response {
+        Response(status: 204, headers: [("Content-Type", "application/json")])
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}

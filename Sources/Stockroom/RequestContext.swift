@@ -1,0 +1,68 @@
+import Logging
+import MariaDB
+
+/// Everything a resource handler needs for one request: the request, a logger carrying the request
+/// id, the thread's database session, and the helpers for auth and bodies.
+final class RequestContext {
+    let request: Request
+    let logger: Logger
+    let application: StockroomApplication
+    private let session: MariaDBSession
+    private var usedDatabase = false
+
+    init(request: Request, logger: Logger, application: StockroomApplication, database: MariaDBSession) {
+        self.request = request
+        self.logger = logger
+        self.application = application
+        self.session = database
+    }
+
+    /// The thread's database session; counted as "in use" until the request ends.
+    var database: MariaDBSession {
+        if !usedDatabase {
+            usedDatabase = true
+            application.metrics.connectionCheckedOut()
+        }
+        return session
+    }
+
+    func finish() {
+        if usedDatabase { application.metrics.connectionReturned() }
+    }
+
+    /// The body as a JSON object with the given fields: 413, 415, 400 and 422 as the contract says.
+    func jsonBody(allowed: Set<String>) throws -> ObjectReader {
+        switch request.bodyStatus {
+        case .tooLarge: throw HTTPError.payloadTooLarge
+        case .incomplete: throw HTTPError(400, "incomplete_body", "The request body ended before Content-Length bytes.")
+        case .complete: break
+        }
+        try checkContentType()
+        return try ObjectReader(body: request.body, allowed: allowed)
+    }
+
+    /// A body is only accepted as JSON (`application/json`, parameters such as charset allowed).
+    func checkContentType() throws {
+        guard !request.body.isEmpty || request.bodyStatus != .complete else { return }
+        guard let contentType = request.contentType else { throw HTTPError.unsupportedMediaType }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[0]
+            .trimmingCharacters(in: " \t").lowercased()
+        guard mediaType == "application/json" else { throw HTTPError.unsupportedMediaType }
+    }
+
+    /// Endpoints that take no body still refuse an oversized or non-JSON one.
+    func checkNoBodyRequest() throws {
+        if request.bodyStatus == .tooLarge { throw HTTPError.payloadTooLarge }
+        try checkContentType()
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        let characters = Set(set)
+        var slice = self[...]
+        while let first = slice.first, characters.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, characters.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,53 @@
+import MariaDB
+
+/// A product as the API shows it.
+struct Product {
+    let id: Int64
+    var name: String
+    var price: Money
+    var stock: Int64
+    let createdAt: Timestamp
+    var updatedAt: Timestamp
+
+    /// The columns `init(row:)` reads, in order.
+    static let columns = "id, name, price, stock, created_at, updated_at"
+
+    init(id: Int64, name: String, price: Money, stock: Int64, createdAt: Timestamp, updatedAt: Timestamp) {
+        self.id = id
+        self.name = name
+        self.price = price
+        self.stock = stock
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    init?(row: MariaDBRow) {
+        guard let id = row.int(0), let name = row.string(1), let price = row.string(2).flatMap(Money.init(decimalText:)),
+              let stock = row.int(3), let created = row.string(4).flatMap(Timestamp.init(databaseText:)),
+              let updated = row.string(5).flatMap(Timestamp.init(databaseText:)) else { return nil }
+        self.init(id: id, name: name, price: price, stock: stock, createdAt: created, updatedAt: updated)
+    }
+
+    var json: JSONValue {
+        .object([
+            ("id", .number(String(id))), ("name", .string(name)), ("price", .number(price.description)),
+            ("stock", .number(String(stock))), ("created_at", .string(createdAt.rfc3339)),
+            ("updated_at", .string(updatedAt.rfc3339)),
+        ])
+    }
+
+    static let maximumStock: Int64 = 1_000_000_000
+
+    /// name 1..255 characters, not only white space.
+    static func validatedName(_ body: ObjectReader) throws -> String {
+        let name = try body.string("name")
+        let length = name.unicodeScalars.count
+        guard length >= 1, length <= 255 else {
+            throw HTTPError.validation("name", "name must be 1 to 255 characters.")
+        }
+        guard name.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            throw HTTPError.validation("name", "name must not be only spaces.")
+        }
+        return name
+    }
+}

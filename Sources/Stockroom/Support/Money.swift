@@ -1,0 +1,94 @@
+/// An amount of money in integer cents: exact, as DECIMAL(12,2) is in the database.
+public struct Money: Equatable, Comparable, Sendable, CustomStringConvertible {
+    public var cents: Int64
+
+    public init(cents: Int64) { self.cents = cents }
+
+    public static let maximum = Money(cents: 99_999_999_99)
+
+    public static func < (lhs: Money, rhs: Money) -> Bool { lhs.cents < rhs.cents }
+
+    /// `19.99`, `0.10`: what DECIMAL(12,2) columns and JSON responses carry.
+    public var description: String {
+        let sign = cents < 0 ? "-" : ""
+        let magnitude = cents.magnitude
+        let fraction = magnitude % 100
+        return "\(sign)\(magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+
+    /// Parses a DECIMAL column's text (`19.99`, `-3.5`, `7`).
+    public init?(decimalText text: String) {
+        guard let number = ExactDecimal(literal: text), let cents = number.scaled(toDecimals: 2) else { return nil }
+        self.cents = cents
+    }
+
+    public func multiplied(by quantity: Int64) -> Money? {
+        let (product, overflow) = cents.multipliedReportingOverflow(by: quantity)
+        return overflow ? nil : Money(cents: product)
+    }
+}
+
+/// A decimal number read exactly from its text (JSON number literal or DECIMAL column):
+/// digits × 10^exponent, with no binary rounding anywhere.
+struct ExactDecimal {
+    var negative: Bool
+    var digits: [UInt8]  // without leading zeros; empty means zero
+    var exponent: Int
+
+    init?(literal: String) {
+        var bytes = Array(literal.utf8)[...]
+        negative = bytes.first == UInt8(ascii: "-")
+        if negative { bytes = bytes.dropFirst() }
+        var mantissa: [UInt8] = []
+        var exponent = 0
+        var seenPoint = false
+        var seenDigit = false
+        while let byte = bytes.first, byte != UInt8(ascii: "e"), byte != UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if byte == UInt8(ascii: ".") {
+                if seenPoint { return nil }
+                seenPoint = true
+            } else if byte >= 0x30 && byte <= 0x39 {
+                seenDigit = true
+                mantissa.append(byte - 0x30)
+                if seenPoint { exponent -= 1 }
+            } else {
+                return nil
+            }
+        }
+        guard seenDigit else { return nil }
+        if let marker = bytes.first, marker == UInt8(ascii: "e") || marker == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            var exponentNegative = false
+            if let sign = bytes.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                exponentNegative = sign == UInt8(ascii: "-")
+                bytes = bytes.dropFirst()
+            }
+            guard !bytes.isEmpty else { return nil }
+            var value = 0
+            for byte in bytes {
+                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                value = min(value * 10 + Int(byte - 0x30), 1_000_000)  // saturate: 1e999999 is just "huge"
+            }
+            exponent += exponentNegative ? -value : value
+        }
+        while let first = mantissa.first, first == 0 { mantissa.removeFirst() }
+        while let last = mantissa.last, last == 0 { mantissa.removeLast(); exponent += 1 }
+        self.digits = mantissa
+        self.exponent = mantissa.isEmpty ? 0 : exponent
+    }
+
+    var isZero: Bool { digits.isEmpty }
+
+    /// The value × 10^decimals as an integer, or nil when it has more decimals than that or does
+    /// not fit in Int64.
+    func scaled(toDecimals decimals: Int) -> Int64? {
+        if digits.isEmpty { return 0 }
+        let shift = exponent + decimals
+        guard shift >= 0, digits.count + shift <= 18 else { return nil }
+        var value: Int64 = 0
+        for digit in digits { value = value * 10 + Int64(digit) }
+        for _ in 0..<shift { value *= 10 }
+        return negative ? -value : value
+    }
+}

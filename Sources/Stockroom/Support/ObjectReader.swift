@@ -1,0 +1,78 @@
+/// Reads a JSON request body as an object with a known set of fields, producing the contract's
+/// 400 (not JSON) and 422 (wrong shape, missing, wrong type, out of range, unknown field) errors.
+struct ObjectReader {
+    private let members: [(key: String, value: JSONValue)]
+
+    /// Parses `body`; `allowed` lists every field the endpoint knows.
+    init(body: [UInt8], allowed: Set<String>) throws {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch let error as JSONParser.SyntaxError {
+            throw HTTPError.invalidJSON(error.message)
+        }
+        guard case .object(let members) = value else {
+            throw HTTPError(422, "validation_failed", "The request body must be a JSON object.", extra: [("field", .null)])
+        }
+        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
+            throw HTTPError.validation(unknown.key, "Unknown field '\(Self.printable(unknown.key))'.")
+        }
+        self.members = members
+    }
+
+    init(members: [(key: String, value: JSONValue)]) { self.members = members }
+
+    /// Field names come from the client: keep error messages short and plain.
+    static func printable(_ key: String) -> String {
+        let clipped = key.unicodeScalars.prefix(64).filter { $0.value >= 0x20 && $0.value != 0x7F }
+        return String(String.UnicodeScalarView(clipped))
+    }
+
+    func has(_ field: String) -> Bool { members.contains { $0.key == field } }
+
+    func value(_ field: String) -> JSONValue? { members.first { $0.key == field }?.value }
+
+    func string(_ field: String) throws -> String {
+        guard let value = value(field) else { throw HTTPError.validation(field, "'\(field)' is required.") }
+        guard case .string(let text) = value else {
+            throw HTTPError.validation(field, "'\(field)' must be a string, not \(value.typeName).")
+        }
+        return text
+    }
+
+    /// A whole number in `range` (a JSON number whose value is integral: 5 and 5.0 alike).
+    func integer(_ field: String, in range: ClosedRange<Int64>) throws -> Int64 {
+        guard let value = value(field) else { throw HTTPError.validation(field, "'\(field)' is required.") }
+        guard case .number(let literal) = value else {
+            throw HTTPError.validation(field, "'\(field)' must be a number, not \(value.typeName).")
+        }
+        guard let exact = ExactDecimal(literal: literal), let number = exact.scaled(toDecimals: 0) else {
+            if let exact = ExactDecimal(literal: literal), exact.scaled(toDecimals: 0) == nil, exact.exponent < 0 {
+                throw HTTPError.validation(field, "'\(field)' must be a whole number.")
+            }
+            throw HTTPError.validation(field, "'\(field)' must be between \(range.lowerBound) and \(range.upperBound).")
+        }
+        guard range.contains(number) else {
+            throw HTTPError.validation(field, "'\(field)' must be between \(range.lowerBound) and \(range.upperBound).")
+        }
+        return number
+    }
+
+    /// Money with at most two decimals, 0.00 ... 99999999.99.
+    func money(_ field: String) throws -> Money {
+        guard let value = value(field) else { throw HTTPError.validation(field, "'\(field)' is required.") }
+        guard case .number(let literal) = value else {
+            throw HTTPError.validation(field, "'\(field)' must be a number, not \(value.typeName).")
+        }
+        guard let exact = ExactDecimal(literal: literal) else {
+            throw HTTPError.validation(field, "'\(field)' is not a valid amount.")
+        }
+        if exact.exponent < -2 && !exact.isZero {
+            throw HTTPError.validation(field, "'\(field)' must have at most two decimals.")
+        }
+        guard let cents = exact.scaled(toDecimals: 2), cents >= 0, cents <= Money.maximum.cents else {
+            throw HTTPError.validation(field, "'\(field)' must be between 0.00 and 99999999.99.")
+        }
+        return Money(cents: cents)
+    }
+}

@@ -1,0 +1,54 @@
+import CoreMetrics
+import MariaDB
+import Prometheus
+
+/// The service's metrics, recorded through swift-metrics and exposed by swift-prometheus.
+public final class StockroomMetrics: @unchecked Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let connectionsInUse: Meter
+    private let connectionsOpen: Meter
+    private let transactionRetries: CoreMetrics.Counter
+
+    /// Bootstraps the global metrics system once per process with a Prometheus registry.
+    public static func bootstrap() -> StockroomMetrics {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return StockroomMetrics(registry: registry)
+    }
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        connectionsInUse = Meter(label: "stockroom_db_connections_in_use")
+        connectionsOpen = Meter(label: "stockroom_db_connections_open")
+        transactionRetries = CoreMetrics.Counter(label: "stockroom_db_transaction_retries_total")
+    }
+
+    func request(route: String, method: String, status: Int, nanoseconds: Int64) {
+        CoreMetrics.Counter(label: "stockroom_http_requests_total",
+                            dimensions: [("route", route), ("method", method), ("status", String(status))]).increment()
+        CoreMetrics.Timer(label: "stockroom_http_request_duration_seconds", dimensions: [("route", route)])
+            .recordNanoseconds(nanoseconds)
+    }
+
+    func databaseError(_ error: MariaDBError) {
+        CoreMetrics.Counter(label: "stockroom_db_errors_total", dimensions: [("code", String(error.code.rawValue))]).increment()
+    }
+
+    public func transactionRetried() { transactionRetries.increment() }
+    func connectionCheckedOut() { connectionsInUse.increment() }
+    func connectionReturned() { connectionsInUse.decrement() }
+    public func connectionOpened() { connectionsOpen.increment() }
+    public func connectionClosed() { connectionsOpen.decrement() }
+
+    func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import MariaDB
+
+/// Applies sql/NNN_name.sql files not yet recorded in `schema_migrations`, in order. Safe to run
+/// again and from two places at once (a named lock serializes runners).
+struct MigrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending schema migrations.")
+
+    @Option(help: "Folder of NNN_*.sql files (default: $STOCKROOM_SQL_DIR, ./sql, /usr/share/stockroom/sql).")
+    var sqlDir: String?
+
+    func run() throws {
+        let directory = try migrationsDirectory()
+        let connection = try OperatorDatabase.connect()
+        guard try connection.query("SELECT GET_LOCK('stockroom_migrate', 60)").first?.int(0) == 1 else {
+            printError("another migration holds the lock")
+            throw ExitCode(1)
+        }
+        defer { _ = try? connection.query("SELECT RELEASE_LOCK('stockroom_migrate')") }
+        try connection.query("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+              version VARCHAR(255) NOT NULL PRIMARY KEY,
+              applied_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+            """)
+        let applied = Set(try connection.query("SELECT version FROM schema_migrations").rows.compactMap { $0.string(0) })
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".sql") && $0.first?.isNumber == true }
+            .sorted()
+        var count = 0
+        for file in files where !applied.contains(file) {
+            let text = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
+            for statement in Self.statements(in: text) {
+                do {
+                    try connection.query(statement)
+                } catch let error as MariaDBError {
+                    printError("\(file): \(error) \(error.serverMessage)")
+                    throw ExitCode(1)
+                }
+            }
+            try connection.query("INSERT INTO schema_migrations (version) VALUES (?)", [.string(file)])
+            print("applied \(file)")
+            count += 1
+        }
+        print(count == 0 ? "schema is up to date (\(files.count) migrations)" : "applied \(count) migration(s)")
+    }
+
+    private func migrationsDirectory() throws -> String {
+        let candidates = [sqlDir, ProcessInfo.processInfo.environment["STOCKROOM_SQL_DIR"], "sql", "/usr/share/stockroom/sql"]
+        for case let candidate? in candidates where !candidate.isEmpty {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+                return candidate
+            }
+        }
+        printError("no migrations folder found (set STOCKROOM_SQL_DIR or --sql-dir)")
+        throw ExitCode(1)
+    }
+
+    /// Splits a migration file into statements at lines ending with `;`, dropping `--` comments.
+    static func statements(in text: String) -> [String] {
+        var statements: [String] = []
+        var current: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            if trimmed.hasPrefix("--") || trimmed.isEmpty && current.isEmpty { continue }
+            current.append(line)
+            if line.trimmingSuffixSpaces().hasSuffix(";") {
+                var statement = current.joined(separator: "\n").trimmingSuffixSpaces()
+                statement.removeLast()
+                statements.append(statement)
+                current = []
+            }
+        }
+        let rest = current.joined(separator: "\n").trimmingSuffixSpaces()
+        if !rest.isEmpty { statements.append(rest) }
+        return statements
+    }
+}
+
+extension StringProtocol {
+    func trimmingSuffixSpaces() -> String {
+        var text = String(self)
+        while let last = text.last, last == " " || last == "\t" || last == "\r" || last == "\n" { text.removeLast() }
+        return text
+    }
+}

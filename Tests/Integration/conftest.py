@@ -1,0 +1,456 @@
+"""Shared fixtures and helpers for the Stockroom integration tests.
+
+The suite talks to a running stack through nginx. The harness
+(scripts/integration-test.sh) starts a private stack and sets:
+
+    STOCKROOM_URL        base URL of nginx, e.g. http://127.0.0.1:18081
+    STOCKROOM_STACK_DIR  the stack dir (mariadb.pid, fcgi-N.pid, supervisor-N.pid, env)
+    STOCKROOM_CTL        executable running `stockroomctl` against the stack's database
+    STOCKROOM_STACK      executable running the dev stack script for this stack (`up`)
+
+Only the standard library, `requests` and `pytest` are used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shlex
+import subprocess
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import requests
+
+TIMEOUT = 10  # seconds, for every HTTP request
+PASSWORD = "correct-horse-9"
+ERROR_EXTRA_KEYS = {"field", "product_id", "available"}
+PRODUCT_KEYS = {"id", "name", "price", "stock", "created_at", "updated_at"}
+USER_KEYS = {"id", "username", "role", "created_at"}
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:00)$"
+)
+
+_NOTHING = object()
+
+
+# --------------------------------------------------------------------------
+# Environment
+
+
+def base_url() -> str:
+    return os.environ.get("STOCKROOM_URL", "http://127.0.0.1:8080").rstrip("/")
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set; run the suite through scripts/integration-test.sh")
+    return value
+
+
+# --------------------------------------------------------------------------
+# HTTP client
+
+
+class Api:
+    """A thin client bound to the stack's base URL; one keep-alive connection pool.
+
+    `json=` sends a JSON body with Content-Type application/json; `data=` sends
+    raw bytes/str with whatever headers are given. `token=` adds a Bearer header.
+    Every request has a timeout.
+    """
+
+    def __init__(self, url: str | None = None, token: str | None = None):
+        self.url = url or base_url()
+        self.token = token
+        self.session = requests.Session()
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = _NOTHING,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = TIMEOUT,
+    ) -> requests.Response:
+        hdrs: dict[str, str] = {}
+        bearer = token if token is not None else self.token
+        if bearer is not None:
+            hdrs["Authorization"] = f"Bearer {bearer}"
+        if json is not _NOTHING:
+            data = _json_dumps(json).encode("utf-8")
+            hdrs["Content-Type"] = "application/json"
+        if headers:
+            hdrs.update(headers)
+        return self.session.request(
+            method,
+            self.url + path,
+            data=data,
+            headers=hdrs,
+            params=params,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("DELETE", path, **kw)
+
+    def patch(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("PATCH", path, **kw)
+
+
+def _json_dumps(value: Any) -> str:
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            # Emitted as a bare number literal (see RawNumber below).
+            return RawNumber(str(o))
+        raise TypeError(type(o))
+
+    text = json.dumps(value, ensure_ascii=False, default=default)
+    # RawNumber values are encoded as '"\x00num:...\x00"' placeholders; unquote them.
+    return re.sub(r'"\\u0000num:([^"\\]*)\\u0000"', r"\1", text)
+
+
+class RawNumber(str):
+    """A number literal sent verbatim, e.g. RawNumber("100000000.00")."""
+
+    def __new__(cls, literal: str) -> "RawNumber":
+        obj = str.__new__(cls, "\x00num:" + literal + "\x00")
+        obj.literal = literal
+        return obj
+
+    def __repr__(self) -> str:
+        return self.literal
+
+
+def param_id(value: Any) -> str:
+    """Readable pytest ids for parametrized bodies and values."""
+    if isinstance(value, RawNumber):
+        return value.literal
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --------------------------------------------------------------------------
+# Response helpers
+
+
+def describe(r: requests.Response) -> str:
+    return (
+        f"{r.request.method} {r.request.url} -> {r.status_code}\n"
+        f"headers: {dict(r.headers)}\nbody: {r.content[:600]!r}"
+    )
+
+
+def jbody(r: requests.Response) -> Any:
+    """The JSON body, UTF-8 decoded, with floats parsed as Decimal (exact money checks)."""
+    try:
+        return json.loads(r.content.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, ValueError) as exc:  # pragma: no cover - diagnostic
+        pytest.fail(f"response is not UTF-8 JSON ({exc}): {describe(r)}")
+
+
+def assert_json_content_type(r: requests.Response) -> None:
+    ctype = r.headers.get("Content-Type", "")
+    media = ctype.split(";")[0].strip().lower()
+    assert media == "application/json", f"Content-Type {ctype!r}: {describe(r)}"
+
+
+def assert_status(r: requests.Response, status: int) -> Any:
+    """Assert the status and (for bodies) the JSON content type; return the parsed body."""
+    assert r.status_code == status, describe(r)
+    if status == 204:
+        assert r.content == b"", describe(r)
+        return None
+    assert_json_content_type(r)
+    return jbody(r)
+
+
+ANY_FIELD = object()
+
+
+def assert_error(
+    r: requests.Response, status: int, code: str | set[str], field: Any = None
+) -> dict[str, Any]:
+    """Exact error shape: {"error": {"code": str, "message": str, [field|product_id|available]}}.
+
+    `code` may be a set of accepted codes. `field` is the expected value of
+    error.field, or ANY_FIELD to require a string field of any value.
+    """
+    assert r.status_code == status, describe(r)
+    assert_json_content_type(r)
+    body = jbody(r)
+    assert isinstance(body, dict) and set(body) == {"error"}, describe(r)
+    err = body["error"]
+    assert isinstance(err, dict), describe(r)
+    assert isinstance(err.get("code"), str), describe(r)
+    assert isinstance(err.get("message"), str) and err["message"].strip(), describe(r)
+    extra = set(err) - {"code", "message"}
+    assert extra <= ERROR_EXTRA_KEYS, f"unexpected keys {extra}: {describe(r)}"
+    if isinstance(code, set):
+        assert err["code"] in code, describe(r)
+    else:
+        assert err["code"] == code, describe(r)
+    if field is ANY_FIELD:
+        assert isinstance(err.get("field"), str) and err["field"], describe(r)
+    elif field is not None:
+        assert err.get("field") == field, describe(r)
+    return err
+
+
+def assert_unauthorized(r: requests.Response) -> None:
+    assert_error(r, 401, "unauthorized")
+    challenge = r.headers.get("WWW-Authenticate", "")
+    assert challenge.split(" ")[0].split(",")[0].lower() == "bearer", describe(r)
+
+
+def parse_ts(value: Any) -> dt.datetime:
+    assert isinstance(value, str) and _RFC3339.match(value), f"not an RFC 3339 UTC timestamp: {value!r}"
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def assert_recent(value: Any, slack: float = 300) -> dt.datetime:
+    ts = parse_ts(value)
+    now = dt.datetime.now(dt.timezone.utc)
+    assert abs((now - ts).total_seconds()) < slack, f"{value} is not close to now ({now.isoformat()})"
+    return ts
+
+
+def assert_money(value: Any) -> Decimal:
+    """A JSON number (not a string, not a bool) with at most two decimals."""
+    assert isinstance(value, (int, Decimal)) and not isinstance(value, bool), f"price {value!r} is not a JSON number"
+    d = Decimal(value)
+    assert d == d.quantize(Decimal("0.01")), f"price {value!r} has more than two decimals"
+    return d
+
+
+def assert_product(p: Any) -> dict[str, Any]:
+    assert isinstance(p, dict) and set(p) == PRODUCT_KEYS, f"product shape: {p!r}"
+    assert isinstance(p["id"], int) and not isinstance(p["id"], bool) and p["id"] > 0, p
+    assert isinstance(p["name"], str) and p["name"], p
+    assert_money(p["price"])
+    assert isinstance(p["stock"], int) and not isinstance(p["stock"], bool) and p["stock"] >= 0, p
+    created = parse_ts(p["created_at"])
+    updated = parse_ts(p["updated_at"])
+    assert updated >= created, p
+    return p
+
+
+def assert_user(u: Any) -> dict[str, Any]:
+    assert isinstance(u, dict) and set(u) == USER_KEYS, f"user shape: {u!r}"
+    assert isinstance(u["id"], int) and not isinstance(u["id"], bool) and u["id"] > 0, u
+    assert isinstance(u["username"], str), u
+    assert u["role"] in ("customer", "admin"), u
+    parse_ts(u["created_at"])
+    return u
+
+
+def unique_name(prefix: str = "u") -> str:
+    """A fresh username-safe name (<= 32 chars of [A-Za-z0-9_.-])."""
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"[:32]
+
+
+# --------------------------------------------------------------------------
+# Users, sessions, admins
+
+
+def register(api: Api, username: str, password: str = PASSWORD) -> requests.Response:
+    return api.post("/api/v1/auth/register", json={"username": username, "password": password})
+
+
+def login(api: Api, username: str, password: str = PASSWORD) -> requests.Response:
+    return api.post("/api/v1/auth/login", json={"username": username, "password": password})
+
+
+def login_token(api: Api, username: str, password: str = PASSWORD) -> str:
+    body = assert_status(login(api, username, password), 200)
+    return body["token"]
+
+
+def run_ctl(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess:
+    ctl = required_env("STOCKROOM_CTL")
+    return subprocess.run(
+        shlex.split(ctl) + list(args),
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def create_admin(username: str, password: str = PASSWORD) -> None:
+    proc = run_ctl("create-admin", username, stdin=password + "\n")
+    assert proc.returncode == 0, (
+        f"stockroomctl create-admin {username} failed ({proc.returncode}):\n"
+        f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+    )
+
+
+# --------------------------------------------------------------------------
+# Stack helpers
+
+
+def stack_dir() -> Path:
+    return Path(required_env("STOCKROOM_STACK_DIR"))
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def proc_comm(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def run_stack(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    stack = required_env("STOCKROOM_STACK")
+    return subprocess.run(
+        shlex.split(stack) + list(args), text=True, capture_output=True, timeout=timeout
+    )
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def url() -> str:
+    return base_url()
+
+
+@pytest.fixture
+def api(url: str):
+    client = Api(url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_api(url: str):
+    """Factory for independent clients (one per thread in the concurrency tests)."""
+    clients: list[Api] = []
+
+    def factory(token: str | None = None) -> Api:
+        client = Api(url, token)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def unique() -> Callable[..., str]:
+    return unique_name
+
+
+@pytest.fixture
+def new_user(url: str):
+    """Factory: register a fresh customer, log in; returns dict(username, password, user, token)."""
+    client = Api(url)
+
+    def factory(prefix: str = "u", password: str = PASSWORD, with_token: bool = True) -> dict[str, Any]:
+        username = unique_name(prefix)
+        user = assert_status(register(client, username, password), 201)
+        token = login_token(client, username, password) if with_token else None
+        return {"username": username, "password": password, "user": user, "token": token}
+
+    yield factory
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def customer(url: str) -> dict[str, Any]:
+    client = Api(url)
+    username = unique_name("cust")
+    user = assert_status(register(client, username), 201)
+    token = login_token(client, username)
+    client.close()
+    return {"username": username, "password": PASSWORD, "user": user, "token": token}
+
+
+@pytest.fixture(scope="session")
+def customer_token(customer: dict[str, Any]) -> str:
+    return customer["token"]
+
+
+@pytest.fixture(scope="session")
+def admin(url: str) -> dict[str, Any]:
+    username = unique_name("adm")
+    create_admin(username)
+    client = Api(url)
+    token = login_token(client, username)
+    me = assert_status(client.get("/api/v1/users/me", token=token), 200)
+    client.close()
+    assert me["role"] == "admin", me
+    return {"username": username, "password": PASSWORD, "user": me, "token": token}
+
+
+@pytest.fixture(scope="session")
+def admin_token(admin: dict[str, Any]) -> str:
+    return admin["token"]
+
+
+@pytest.fixture
+def admin_api(url: str, admin_token: str):
+    client = Api(url, admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_product(admin_api: Api):
+    """Factory: create a product as admin; returns the parsed product."""
+
+    def factory(name: str | None = None, price: Any = Decimal("9.99"), stock: int = 10) -> dict[str, Any]:
+        body = {"name": name or unique_name("prod"), "price": price, "stock": stock}
+        r = admin_api.post("/api/v1/products", json=body)
+        return assert_product(assert_status(r, 201))
+
+    return factory

@@ -1,0 +1,765 @@
+#!/usr/bin/env bash
+# Private dev/test stack for Stockroom: MariaDB + supervised stockroom-fcgi responders + nginx,
+# everything under $STACK_DIR (default <repo>/.run), nothing touching the system instances.
+#
+#   scripts/devstack.sh deps [--test]   install the Debian packages (as root), or print the apt-get line
+#   scripts/devstack.sh build           swift build -c release
+#   scripts/devstack.sh up              start what is not running, return once GET /health answers 200
+#   scripts/devstack.sh down            stop everything up started (data stays)
+#   scripts/devstack.sh status          what runs, and /health
+#   scripts/devstack.sh run             up, stay in the foreground until Ctrl-C/SIGTERM, then down
+#   scripts/devstack.sh migrate         start MariaDB if needed, apply migrations
+#   scripts/devstack.sh admin NAME      password on stdin: stockroomctl create-admin NAME
+#   scripts/devstack.sh ctl ARGS...     stockroomctl ARGS with this stack's environment
+#   scripts/devstack.sh logs [LINES]    tail of every log of the stack
+#
+# Environment: STACK_DIR, PORT (8080), STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
+#              BIN_DIR (<repo>/.build/release), LOG_LEVEL.
+set -euo pipefail
+
+SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
+REPO="$(cd "$(dirname "$SELF")/.." && pwd -P)"
+
+PORT="${PORT:-8080}"
+STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
+STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
+BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
+STACK_DIR="${STACK_DIR:-$REPO/.run}"
+
+DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-dev nginx libargon2-dev pkg-config curl)
+# Any of these satisfies "nginx" (Debian 12 ships nginx plus the -light/-core/-full/-extras flavours).
+NGINX_FLAVOURS=(nginx nginx-core nginx-light nginx-full nginx-extras)
+
+DB_NAME=stockroom
+DB_USER=stockroom
+DB_PASSWORD=stockroom-dev
+
+log() { printf 'devstack: %s\n' "$*" >&2; }
+die() { printf 'devstack: error: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------- paths
+
+set_paths() {
+    [[ "$PORT" =~ ^[0-9]+$ ]] && (( PORT > 0 && PORT < 65536 )) || die "PORT must be a TCP port number (got '$PORT')"
+    [[ "$STOCKROOM_PROCESSES" =~ ^[1-9][0-9]*$ ]] || die "STOCKROOM_PROCESSES must be a positive integer (got '$STOCKROOM_PROCESSES')"
+    [[ "$STOCKROOM_THREADS" =~ ^[1-9][0-9]*$ ]] || die "STOCKROOM_THREADS must be a positive integer (got '$STOCKROOM_THREADS')"
+    mkdir -p "$STACK_DIR"
+    STACK_DIR="$(cd "$STACK_DIR" && pwd -P)"
+    case "$BIN_DIR" in /*) ;; *) BIN_DIR="$REPO/$BIN_DIR" ;; esac
+    DB_DIR="$STACK_DIR/mariadb"
+    DATADIR="$DB_DIR/data"
+    DB_SOCK="$DB_DIR/mysqld.sock"
+    DB_PID="$STACK_DIR/mariadb.pid"
+    DB_LOG="$STACK_DIR/mariadb.log"
+    ENV_FILE="$STACK_DIR/env"
+    NGINX_PREFIX="$STACK_DIR/nginx"
+    NGINX_CONF="$NGINX_PREFIX/nginx.conf"
+    NGINX_ERROR_LOG="$NGINX_PREFIX/error.log"
+    NGINX_PID="$STACK_DIR/nginx.pid"
+    TEMPLATE="$REPO/nginx/dev.conf.template"
+    URL="http://127.0.0.1:$PORT"
+    # sun_path holds 108 bytes including the NUL.
+    local longest="$STACK_DIR/fcgi-$STOCKROOM_PROCESSES.sock"
+    (( ${#DB_SOCK} > ${#longest} )) && longest="$DB_SOCK"
+    (( ${#longest} <= 107 )) || die "STACK_DIR is too deep for unix socket paths ($longest is ${#longest} bytes, max 107); use a shorter STACK_DIR"
+}
+
+# ---------------------------------------------------------------------------- processes
+
+# alive PID: the process exists and is not a zombie (a container's PID 1 may never reap orphans).
+alive() {
+    local pid="$1" state
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [[ -r "/proc/$pid/stat" ]] || return 1
+    state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
+    [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
+proc_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
+proc_cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" || true; }
+
+read_pid() { local pid=""; [[ -r "$1" ]] && read -r pid 2>/dev/null <"$1"; printf '%s' "${pid:-}"; }
+
+# running_pid PIDFILE COMM CMDLINE-SUBSTRING: prints the pid when the pid file names a live
+# process with that command name whose command line contains the substring (guards against pid reuse).
+running_pid() {
+    local file="$1" comm="$2" needle="$3" pid
+    pid="$(read_pid "$file")"
+    alive "$pid" || return 1
+    [[ -z "$comm" || "$(proc_comm "$pid")" == "$comm" ]] || return 1
+    [[ -z "$needle" || "$(proc_cmdline "$pid")" == *"$needle"* ]] || return 1
+    printf '%s' "$pid"
+}
+
+mariadb_pid() {
+    local pid
+    pid="$(running_pid "$DB_PID" "" "--datadir=$DATADIR ")" || return 1
+    [[ "$(proc_comm "$pid")" == mariadbd || "$(proc_comm "$pid")" == mysqld ]] || return 1
+    printf '%s' "$pid"
+}
+supervisor_pid() { running_pid "$STACK_DIR/supervisor-$1.pid" "" "_supervise $1 $STACK_DIR "; }
+fcgi_pid() { running_pid "$STACK_DIR/fcgi-$1.pid" stockroom-fcgi ""; }
+nginx_pid() { running_pid "$NGINX_PID" nginx "-c $NGINX_CONF "; }
+
+# wait_gone PID SECONDS: true once the process has exited.
+wait_gone() {
+    local pid="$1" deadline=$((SECONDS + $2))
+    while alive "$pid"; do
+        (( SECONDS < deadline )) || return 1
+        sleep 0.1
+    done
+}
+
+# stop_pid NAME PID SIGNAL SECONDS: signal, wait, then SIGKILL.
+stop_pid() {
+    local name="$1" pid="$2" sig="$3" secs="$4"
+    alive "$pid" || return 0
+    log "stopping $name (pid $pid)"
+    kill "-$sig" "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$secs"; then
+        log "$name (pid $pid) still running after ${secs}s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        wait_gone "$pid" 5 || log "$name (pid $pid) did not die"
+    fi
+}
+
+# Processes of this stack that no pid file names any more (a lost pid file, an interrupted up):
+# recognised by their command line (datadir, supervisor arguments, nginx config) or, for
+# stockroom-fcgi, by the socket path in their environment.
+stray_pids() {
+    local d pid cmd line
+    local -a parts
+    for d in /proc/[0-9]*; do
+        pid="${d#/proc/}"
+        [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
+        parts=()
+        { mapfile -d '' -t parts <"$d/cmdline"; } 2>/dev/null || continue
+        (( ${#parts[@]} )) || continue
+        cmd="${parts[*]} "
+        case "$cmd" in
+            *"--datadir=$DATADIR "* | *"_supervise "[0-9]*" $STACK_DIR "* | *"-c $NGINX_CONF "*)
+                alive "$pid" && printf '%s\n' "$pid" ;;
+            *)
+                [[ "$(proc_comm "$pid")" == stockroom-fcgi ]] || continue
+                { mapfile -d '' -t parts <"$d/environ"; } 2>/dev/null || continue
+                for line in "${parts[@]}"; do
+                    if [[ "$line" == "STOCKROOM_SOCKET=$STACK_DIR/fcgi-"*.sock && "${line#"STOCKROOM_SOCKET=$STACK_DIR/"}" != */* ]]; then
+                        alive "$pid" && printf '%s\n' "$pid"
+                        break
+                    fi
+                done ;;
+        esac
+    done
+}
+
+stop_strays() {
+    local -a strays
+    local pid deadline=$((SECONDS + 60))
+    mapfile -t strays < <(stray_pids)
+    (( ${#strays[@]} )) || return 0
+    log "stopping leftover processes of this stack: ${strays[*]}"
+    for pid in "${strays[@]}"; do
+        if [[ "$(proc_comm "$pid")" == nginx ]]; then kill -QUIT "$pid" 2>/dev/null || true
+        else kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    for pid in "${strays[@]}"; do
+        while alive "$pid" && (( SECONDS < deadline )); do sleep 0.1; done
+        if alive "$pid"; then
+            log "pid $pid still running, sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+}
+
+# Indices of responders that have pid files in the stack dir.
+known_indices() {
+    local f n
+    for f in "$STACK_DIR"/supervisor-*.pid "$STACK_DIR"/fcgi-*.pid; do
+        [[ -e "$f" ]] || continue
+        n="${f##*-}"; n="${n%.pid}"
+        [[ "$n" =~ ^[0-9]+$ ]] && printf '%s\n' "$n"
+    done | sort -nu
+}
+
+# ---------------------------------------------------------------------------- deps
+
+pkg_installed() {
+    local status
+    status="$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" || return 1
+    [[ "$status" == *" installed" ]]
+}
+
+missing_packages() {
+    local p f ok
+    for p in "${DEB_PACKAGES[@]}"; do
+        if [[ "$p" == nginx ]]; then
+            ok=0
+            for f in "${NGINX_FLAVOURS[@]}"; do pkg_installed "$f" && { ok=1; break; }; done
+            (( ok )) || printf '%s\n' "$p"
+        else
+            pkg_installed "$p" || printf '%s\n' "$p"
+        fi
+    done
+}
+
+apt_lists_present() { compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; }
+
+apt_install() {
+    local -a cmd=(apt-get install -y --no-install-recommends "$@")
+    if ! apt_lists_present; then
+        log "apt-get update (no package lists yet)"
+        apt-get update
+    fi
+    log "DEBIAN_FRONTEND=noninteractive ${cmd[*]}"
+    if ! DEBIAN_FRONTEND=noninteractive "${cmd[@]}"; then
+        log "install failed; refreshing the package lists and retrying"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive "${cmd[@]}"
+    fi
+}
+
+print_apt_line() {
+    log "missing Debian packages: $*"
+    log "install them as root with:"
+    printf '  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends %s\n' "$*" >&2
+}
+
+python_test_deps_ok() { command -v python3 >/dev/null && python3 -c 'import pytest, requests' 2>/dev/null; }
+
+cmd_deps() {
+    local want_test=0
+    [[ "${1:-}" == --test ]] && want_test=1
+    if ! command -v dpkg-query >/dev/null; then
+        log "not a Debian system: make sure these (or their equivalents) are installed: ${DEB_PACKAGES[*]}"
+    else
+        local -a missing
+        mapfile -t missing < <(missing_packages)
+        if (( ${#missing[@]} == 0 )); then
+            log "Debian packages present"
+        elif (( EUID == 0 )); then
+            apt_install "${missing[@]}"
+        else
+            print_apt_line "${missing[@]}"
+            exit 1
+        fi
+    fi
+    if (( want_test )); then
+        ensure_python_test_deps
+    fi
+    if ! command -v swift >/dev/null; then
+        log "warning: no 'swift' on PATH; install the Swift toolchain (https://www.swift.org/install/linux/) to build"
+    fi
+}
+
+# pytest + requests for the integration suite: Debian's packages for the system python3
+# (pip refuses to touch it, PEP 668), pip for any other python3 (pyenv, venv, ...).
+ensure_python_test_deps() {
+    if python_test_deps_ok; then
+        log "python3 with pytest and requests present"
+        return 0
+    fi
+    local sys_python=0
+    if ! command -v python3 >/dev/null; then
+        sys_python=1
+    elif [[ "$(python3 -c 'import sys; print(sys.prefix)' 2>/dev/null)" == /usr ]] && command -v dpkg-query >/dev/null; then
+        sys_python=1
+    fi
+    if (( sys_python )); then
+        local -a pk=()
+        command -v python3 >/dev/null || pk+=(python3)
+        pk+=(python3-pytest python3-requests)
+        if (( EUID == 0 )); then
+            apt_install "${pk[@]}"
+        else
+            print_apt_line "${pk[@]}"
+            exit 1
+        fi
+    else
+        log "python3 -m pip install pytest requests"
+        python3 -m pip install --quiet pytest requests
+    fi
+    python_test_deps_ok || die "python3 still cannot import pytest and requests"
+}
+
+# ---------------------------------------------------------------------------- build
+
+cmd_build() {
+    command -v swift >/dev/null || die "no 'swift' on PATH; install the Swift toolchain (https://www.swift.org/install/linux/)"
+    log "swift build -c release"
+    (cd "$REPO" && swift build -c release)
+}
+
+need_binary() {
+    [[ -x "$BIN_DIR/$1" ]] || die "$BIN_DIR/$1 not found; build first (make build, or scripts/devstack.sh build)"
+}
+
+# ---------------------------------------------------------------------------- MariaDB
+
+db_root() { mariadb --no-defaults -S "$DB_SOCK" -uroot "$@"; }
+db_answers() { db_root -N -B -e 'select 1' >/dev/null 2>&1; }
+
+start_mariadb() {
+    local pid
+    if pid="$(mariadb_pid)"; then
+        log "MariaDB running (pid $pid)"
+        db_answers || wait_mariadb "$pid"
+        return 0
+    fi
+    command -v mariadbd >/dev/null || die "mariadbd not found; run: scripts/devstack.sh deps"
+    mkdir -p "$DB_DIR"
+    local -a as_root=()
+    (( EUID == 0 )) && as_root=(--user=root)
+    if [[ ! -d "$DATADIR/mysql" ]]; then
+        log "initialising a private MariaDB data dir in $DATADIR"
+        rm -rf "$DATADIR" "$DATADIR.new"
+        if ! mariadb-install-db --no-defaults --datadir="$DATADIR.new" "${as_root[@]}" \
+                --auth-root-authentication-method=normal --skip-test-db >>"$DB_LOG" 2>&1; then
+            tail -n 30 "$DB_LOG" >&2 || true
+            die "mariadb-install-db failed (log: $DB_LOG)"
+        fi
+        mv "$DATADIR.new" "$DATADIR"
+    fi
+    rm -f "$DB_PID" "$DB_SOCK"
+    log "starting MariaDB (socket $DB_SOCK)"
+    setsid nohup mariadbd --no-defaults \
+        --datadir="$DATADIR" --socket="$DB_SOCK" --skip-networking \
+        --pid-file="$DB_PID" --log-error="$DB_LOG" "${as_root[@]}" \
+        --innodb-buffer-pool-size=256M --max-connections=300 \
+        --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        --innodb-flush-log-at-trx-commit=1 \
+        </dev/null >>"$DB_LOG" 2>&1 &
+    pid=$!
+    disown "$pid" 2>/dev/null || true
+    # mariadbd writes the same pid itself later; writing it now lets `down` find a half-started server.
+    printf '%s\n' "$pid" >"$DB_PID"
+    wait_mariadb "$pid"
+}
+
+wait_mariadb() {
+    local pid="$1" deadline=$((SECONDS + 60))
+    until db_answers; do
+        if ! alive "$pid"; then
+            tail -n 30 "$DB_LOG" >&2 || true
+            die "MariaDB exited during startup (log: $DB_LOG)"
+        fi
+        (( SECONDS < deadline )) || { tail -n 30 "$DB_LOG" >&2 || true; die "MariaDB did not answer within 60 s (log: $DB_LOG)"; }
+        sleep 0.2
+    done
+    log "MariaDB answers"
+}
+
+bootstrap_db() {
+    db_root <<SQL
+CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_USER'@'localhost';
+SQL
+}
+
+write_env() {
+    local tmp="$ENV_FILE.tmp"
+    {
+        printf '# Environment of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
+        printf 'export STOCKROOM_DB_SOCKET=%q\n' "$DB_SOCK"
+        printf 'export STOCKROOM_DB_USER=%q\n' "$DB_USER"
+        printf 'export STOCKROOM_DB_PASSWORD=%q\n' "$DB_PASSWORD"
+        printf 'export STOCKROOM_DB_NAME=%q\n' "$DB_NAME"
+        printf 'export STOCKROOM_SQL_DIR=%q\n' "$REPO/sql"
+        printf 'export STOCKROOM_THREADS=%q\n' "$STOCKROOM_THREADS"
+    } >"$tmp"
+    mv "$tmp" "$ENV_FILE"
+}
+
+run_ctl() {
+    [[ -r "$ENV_FILE" ]] || die "$ENV_FILE missing: start the stack first (make up)"
+    need_binary stockroomctl
+    (
+        # shellcheck disable=SC1090
+        . "$ENV_FILE"
+        cd "$REPO"
+        exec "$BIN_DIR/stockroomctl" "$@"
+    )
+}
+
+prepare_db() {
+    start_mariadb
+    bootstrap_db
+    write_env
+    need_binary stockroomctl
+    log "stockroomctl migrate"
+    run_ctl migrate || die "stockroomctl migrate failed"
+}
+
+stop_mariadb() {
+    local pid
+    if pid="$(mariadb_pid)"; then
+        stop_pid MariaDB "$pid" TERM 60
+    fi
+    rm -f "$DB_PID"
+}
+
+# ---------------------------------------------------------------------------- responders
+
+# The supervisor of responder $1 (runs as its own process: devstack.sh _supervise I STACK_DIR).
+# Keeps one stockroom-fcgi child running (a child, not exec, so the process name stays stockroom-fcgi),
+# restarts it 0.5 s after it dies, and on SIGTERM/SIGINT forwards SIGTERM to it, waits, and exits.
+cmd_supervise() {
+    local i="$1"
+    set +e
+    local sock="$STACK_DIR/fcgi-$i.sock" pidfile="$STACK_DIR/fcgi-$i.pid"
+    local stopping=0 child="" rc
+    trap 'stopping=1; [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null' TERM INT
+    trap '' HUP
+    while (( ! stopping )); do
+        # Read on every start, so a restarted responder runs with what the last `up` wrote.
+        # shellcheck disable=SC1090
+        . "$ENV_FILE"
+        export STOCKROOM_SOCKET="$sock"
+        rm -f "$sock"
+        "$BIN_DIR/stockroom-fcgi" </dev/null &
+        child=$!
+        printf '%s\n' "$child" >"$pidfile"
+        (( stopping )) && kill -TERM "$child" 2>/dev/null
+        # wait returns early when a trapped signal arrives; keep waiting until the child is gone.
+        while :; do
+            wait "$child"; rc=$?
+            alive "$child" || break
+        done
+        child=""
+        rm -f "$pidfile"
+        (( stopping )) && break
+        printf 'devstack supervisor %s: stockroom-fcgi exited (status %s), restarting in 0.5 s\n' "$i" "$rc"
+        sleep 0.5
+    done
+    rm -f "$sock"
+    printf 'devstack supervisor %s: stopped\n' "$i"
+    exit 0
+}
+
+start_responder() {
+    local i="$1" pid log="$STACK_DIR/fcgi-$i.log"
+    if pid="$(supervisor_pid "$i")"; then
+        log "responder $i supervised (supervisor pid $pid)"
+        return 0
+    fi
+    # A responder whose supervisor is gone would keep a stale socket; stop it before starting afresh.
+    if pid="$(fcgi_pid "$i")"; then
+        stop_pid "orphaned stockroom-fcgi $i" "$pid" TERM 20
+    fi
+    rm -f "$STACK_DIR/fcgi-$i.pid" "$STACK_DIR/supervisor-$i.pid"
+    log "starting responder $i (socket $STACK_DIR/fcgi-$i.sock, $STOCKROOM_THREADS threads)"
+    STACK_DIR="$STACK_DIR" BIN_DIR="$BIN_DIR" \
+        setsid nohup bash "$SELF" _supervise "$i" "$STACK_DIR" </dev/null >>"$log" 2>&1 &
+    pid=$!
+    disown "$pid" 2>/dev/null || true
+    printf '%s\n' "$pid" >"$STACK_DIR/supervisor-$i.pid"
+}
+
+# Wait until every responder listens (its socket exists), so nginx never sees a missing socket
+# and takes the server out of rotation for fail_timeout.
+# Gives up early when a responder keeps crashing (3 restarts logged by its supervisor since $1).
+wait_responders() {
+    local -n since="$1"
+    local i sock log crashes deadline=$((SECONDS + 60))
+    for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do
+        sock="$STACK_DIR/fcgi-$i.sock"
+        log="$STACK_DIR/fcgi-$i.log"
+        until [[ -S "$sock" ]] && fcgi_pid "$i" >/dev/null; do
+            crashes="$(tail -c "+$(( ${since[$i]:-0} + 1 ))" "$log" 2>/dev/null | grep -c "^devstack supervisor $i: stockroom-fcgi exited" || true)"
+            if (( SECONDS >= deadline || crashes >= 3 )); then
+                tail -n 30 "$log" >&2 || true
+                (( crashes >= 3 )) && die "responder $i keeps exiting ($crashes restarts; log: $log)"
+                die "responder $i is not listening on $sock after 60 s (log: $log)"
+            fi
+            sleep 0.1
+        done
+    done
+    log "responders listening"
+}
+
+stop_responders() {
+    local -a idx=("$@") sup=()
+    local i pid
+    for i in "${idx[@]}"; do
+        if pid="$(supervisor_pid "$i")"; then
+            log "stopping responder $i (supervisor pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+            sup+=("$i:$pid")
+        fi
+    done
+    local entry deadline=$((SECONDS + 20))
+    for entry in "${sup[@]}"; do
+        i="${entry%%:*}"; pid="${entry#*:}"
+        while alive "$pid" && (( SECONDS < deadline )); do sleep 0.1; done
+        if alive "$pid"; then
+            local child
+            log "responder $i (supervisor pid $pid) still running after 20 s, sending SIGKILL"
+            if child="$(fcgi_pid "$i")"; then kill -KILL "$child" 2>/dev/null || true; fi
+            wait_gone "$pid" 2 || kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    # Children left behind (supervisor killed, or never had one).
+    for i in "${idx[@]}"; do
+        if pid="$(fcgi_pid "$i")"; then
+            stop_pid "stockroom-fcgi $i" "$pid" TERM 20
+        fi
+        rm -f "$STACK_DIR/supervisor-$i.pid" "$STACK_DIR/fcgi-$i.pid" "$STACK_DIR/fcgi-$i.sock"
+    done
+}
+
+# ---------------------------------------------------------------------------- nginx
+
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+
+render_nginx() {
+    local out="$1" user i up_line="" up_inline=""
+    [[ -r "$TEMPLATE" ]] || die "$TEMPLATE not found"
+    if (( EUID == 0 )); then user="root root"; else user="$(id -un) $(id -gn)"; fi
+    for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do
+        local s
+        s="$(sed_escape "server unix:$STACK_DIR/fcgi-$i.sock;")"
+        if [[ -z "$up_inline" ]]; then up_line="\\1$s"; up_inline="$s"
+        else up_line="$up_line\\n\\1$s"; up_inline="$up_inline $s"; fi
+    done
+    sed -e "s|^\\([[:space:]]*\\)@UPSTREAM_SERVERS@[[:space:]]*\$|$up_line|" \
+        -e "s|@UPSTREAM_SERVERS@|$up_inline|g" \
+        -e "s|@PORT@|$PORT|g" \
+        -e "s|@STACK_DIR@|$(sed_escape "$STACK_DIR")|g" \
+        -e "s|@REPO@|$(sed_escape "$REPO")|g" \
+        -e "s|@NGINX_USER@|$(sed_escape "$user")|g" \
+        "$TEMPLATE" >"$out"
+    if grep -qE '@[A-Z_]+@' "$out"; then
+        die "unknown placeholder left in $out: $(grep -oE '@[A-Z_]+@' "$out" | sort -u | tr '\n' ' ')"
+    fi
+}
+
+# Directories the rendered config writes into (temp paths, logs, pid), plus the usual ones.
+nginx_dirs() {
+    local conf="$1" p
+    mkdir -p "$NGINX_PREFIX/logs" "$NGINX_PREFIX/tmp"
+    while read -r p; do
+        [[ -n "$p" && "$p" == /* ]] && mkdir -p "$p"
+    done < <(sed -nE 's/^[[:space:]]*[a-z_]+_temp_path[[:space:]]+([^ ;]+).*/\1/p' "$conf")
+    while read -r p; do
+        [[ -n "$p" && "$p" == /* ]] && mkdir -p "$(dirname "$p")"
+    done < <(sed -nE 's/^[[:space:]]*(access_log|error_log|pid)[[:space:]]+([^ ;]+).*/\2/p' "$conf")
+}
+
+# nginx_args CONF: sets NGINX_ARGS; pins the pid file with -g only when CONF does not set one itself.
+nginx_args() {
+    NGINX_ARGS=(-p "$NGINX_PREFIX" -c "$1" -e "$NGINX_ERROR_LOG")
+    if ! grep -qE '^[[:space:]]*pid[[:space:]]' "$1"; then
+        NGINX_ARGS+=(-g "pid $NGINX_PID;")
+    fi
+}
+
+nginx_test() {
+    local conf="$1" out
+    nginx_args "$conf"
+    if ! out="$(nginx "${NGINX_ARGS[@]}" -t 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        die "nginx -t failed for $conf"
+    fi
+}
+
+start_nginx() {
+    command -v nginx >/dev/null || die "nginx not found; run: scripts/devstack.sh deps"
+    mkdir -p "$NGINX_PREFIX"
+    local new="$NGINX_CONF.new" pid
+    render_nginx "$new"
+    nginx_dirs "$new"
+    if pid="$(nginx_pid)"; then
+        if cmp -s "$new" "$NGINX_CONF"; then
+            rm -f "$new"
+            log "nginx running (pid $pid)"
+            return 0
+        fi
+        nginx_test "$new"
+        mv "$new" "$NGINX_CONF"
+        log "nginx config changed (responders: $STOCKROOM_PROCESSES); reloading nginx (pid $pid)"
+        kill -HUP "$pid"
+        return 0
+    fi
+    mv "$new" "$NGINX_CONF"
+    nginx_test "$NGINX_CONF"
+    rm -f "$NGINX_PID"
+    nginx_args "$NGINX_CONF"
+    log "starting nginx on 127.0.0.1:$PORT"
+    # nginx daemonises (its master calls setsid) and writes its pid file just after.
+    local out
+    if ! out="$(nginx "${NGINX_ARGS[@]}" </dev/null 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        die "nginx failed to start (log: $NGINX_ERROR_LOG)"
+    fi
+    local deadline=$((SECONDS + 10))
+    until pid="$(nginx_pid)"; do
+        (( SECONDS < deadline )) || die "nginx wrote no live pid to $NGINX_PID (log: $NGINX_ERROR_LOG)"
+        sleep 0.1
+    done
+}
+
+stop_nginx() {
+    local pid
+    if pid="$(nginx_pid)"; then
+        log "stopping nginx (pid $pid)"
+        kill -QUIT "$pid" 2>/dev/null || true
+        if ! wait_gone "$pid" 20; then
+            log "nginx (pid $pid) still running after 20 s, sending SIGTERM"
+            stop_pid nginx "$pid" TERM 5
+        fi
+    fi
+    rm -f "$NGINX_PID"
+}
+
+# ---------------------------------------------------------------------------- health, logs
+
+health_code() { curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "$URL/health" 2>/dev/null || true; }
+
+wait_health() {
+    local deadline=$((SECONDS + 60)) code=""
+    while :; do
+        code="$(health_code)"
+        [[ "$code" == 200 ]] && return 0
+        (( SECONDS < deadline )) || break
+        sleep 0.25
+    done
+    log "GET $URL/health did not answer 200 within 60 s (last status: ${code:-none})"
+    cmd_logs 40
+    exit 1
+}
+
+cmd_logs() {
+    local n="${1:-40}" f lines
+    while IFS= read -r f; do
+        lines="$n"
+        # access logs are mostly noise next to the error logs
+        [[ "$f" == */access.log ]] && (( lines > 15 )) && lines=15
+        printf '\n===== %s (last %s lines) =====\n' "$f" "$lines" >&2
+        tail -n "$lines" "$f" >&2 || true
+    done < <(find "$STACK_DIR" -maxdepth 3 \( -path "$STACK_DIR/test-*" -o -path "$DB_DIR" \) -prune \
+                  -o -name '*.log' -type f -print 2>/dev/null | sort)
+}
+
+# ---------------------------------------------------------------------------- commands
+
+cmd_up() {
+    need_binary stockroomctl
+    need_binary stockroom-fcgi
+    [[ -r "$TEMPLATE" ]] || die "$TEMPLATE not found"
+    prepare_db
+    local i
+    local -A log_size=()
+    for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do
+        log_size[$i]="$(stat -c %s "$STACK_DIR/fcgi-$i.log" 2>/dev/null || echo 0)"
+        start_responder "$i"
+    done
+    # Fewer processes than last time: stop the extra ones (after nginx stops sending to them).
+    local -a extra=()
+    while read -r i; do
+        (( i > STOCKROOM_PROCESSES )) && extra+=("$i")
+    done < <(known_indices)
+    wait_responders log_size
+    start_nginx
+    if (( ${#extra[@]} )); then stop_responders "${extra[@]}"; fi
+    wait_health
+    log "stack up: $URL (stack dir $STACK_DIR)"
+    printf '%s\n' "$URL"
+}
+
+cmd_down() {
+    stop_nginx
+    local -a idx=()
+    mapfile -t idx < <(known_indices)
+    if (( ${#idx[@]} )); then stop_responders "${idx[@]}"; fi
+    stop_mariadb
+    stop_strays
+    rm -f "$STACK_DIR"/supervisor-*.pid "$STACK_DIR"/fcgi-*.pid "$STACK_DIR"/fcgi-*.sock
+    log "stack down ($STACK_DIR; data kept)"
+}
+
+cmd_status() {
+    local ok=1 pid spid i n="$STOCKROOM_PROCESSES"
+    printf 'stack %s, %s\n' "$STACK_DIR" "$URL"
+    if pid="$(mariadb_pid)"; then printf '  %-14s running (pid %s)\n' mariadb "$pid"
+    else printf '  %-14s stopped\n' mariadb; ok=0; fi
+    while read -r i; do (( i > n )) && n="$i"; done < <(known_indices)
+    for ((i = 1; i <= n; i++)); do
+        if spid="$(supervisor_pid "$i")"; then
+            if pid="$(fcgi_pid "$i")"; then printf '  %-14s running (supervisor %s, stockroom-fcgi %s)\n' "responder $i" "$spid" "$pid"
+            else printf '  %-14s restarting (supervisor %s, no stockroom-fcgi)\n' "responder $i" "$spid"; ok=0; fi
+        elif pid="$(fcgi_pid "$i")"; then printf '  %-14s unsupervised (stockroom-fcgi %s)\n' "responder $i" "$pid"; ok=0
+        else printf '  %-14s stopped\n' "responder $i"; ok=0; fi
+    done
+    if pid="$(nginx_pid)"; then printf '  %-14s running (pid %s)\n' nginx "$pid"
+    else printf '  %-14s stopped\n' nginx; ok=0; fi
+    local code
+    code="$(health_code)"
+    [[ "$code" =~ ^[1-9] ]] || code="no answer"
+    printf '  %-14s %s\n' health "$code"
+    [[ "$code" == 200 ]] || ok=0
+    (( ok )) || exit 3
+}
+
+cmd_run() {
+    local stop=0
+    trap 'stop=1' INT TERM
+    # up in its own process: errexit stays in force there, and a Ctrl-C during up interrupts it.
+    if ! STACK_DIR="$STACK_DIR" PORT="$PORT" BIN_DIR="$BIN_DIR" STOCKROOM_PROCESSES="$STOCKROOM_PROCESSES" \
+            STOCKROOM_THREADS="$STOCKROOM_THREADS" bash "$SELF" up; then
+        trap '' INT TERM
+        log "up failed; stopping what was started"
+        cmd_down
+        exit 1
+    fi
+    (( stop )) || log "serving $URL; press Ctrl-C to stop"
+    while (( ! stop )); do
+        sleep 1 &
+        wait $! 2>/dev/null || true
+    done
+    trap '' INT TERM
+    printf '\n' >&2
+    cmd_down
+}
+
+cmd_admin() {
+    local name="${1:-}"
+    [[ -n "$name" ]] || die "usage: devstack.sh admin NAME   (password on stdin)"
+    [[ -r "$ENV_FILE" ]] || die "$ENV_FILE missing: start the stack first (make up)"
+    mariadb_pid >/dev/null || die "MariaDB of $STACK_DIR is not running: start the stack first (make up)"
+    if [[ -t 0 ]]; then
+        local pw pw2
+        read -rs -p "Password for admin '$name': " pw; printf '\n' >&2
+        read -rs -p "Repeat password: " pw2; printf '\n' >&2
+        [[ "$pw" == "$pw2" ]] || die "passwords differ"
+        printf '%s\n' "$pw" | run_ctl create-admin "$name"
+    else
+        run_ctl create-admin "$name"
+    fi
+}
+
+usage() {
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$SELF" >&2
+    exit 2
+}
+
+main() {
+    local cmd="${1:-}"
+    [[ $# -gt 0 ]] && shift
+    case "$cmd" in
+        _supervise) STACK_DIR="$2"; set_paths; cmd_supervise "$1" ;;
+        deps) cmd_deps "$@" ;;
+        build) cmd_build ;;
+        up) set_paths; cmd_up ;;
+        down) set_paths; cmd_down ;;
+        status) set_paths; cmd_status ;;
+        run) set_paths; cmd_run ;;
+        migrate) set_paths; need_binary stockroomctl; prepare_db ;;
+        admin) set_paths; cmd_admin "$@" ;;
+        ctl) set_paths; run_ctl "$@" ;;
+        logs) set_paths; cmd_logs "${1:-40}" ;;
+        *) usage ;;
+    esac
+}
+
+main "$@"
