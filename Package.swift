@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "stockroom-fcgi", targets: ["stockroom-fcgi"]),
         .executable(name: "stockroomctl", targets: ["stockroomctl"]),
+        .executable(name: "stockroom-worker", targets: ["stockroom-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -43,6 +44,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        .executableTarget(name: "stockroom-worker", dependencies: [
+            "Stockroom", "MariaDB",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "stockroomctl", dependencies: [
             "Stockroom", "MariaDB",

@@ -23,23 +23,6 @@ static inline int stockroom_install_wakeup_signal(int signo) {
     return sigaction(signo, &action, NULL);
 }
 
-static inline int stockroom_block_signals(const int *signals, int count) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
-    return pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-/* Waits for one of `signals` (which must be blocked in every thread); returns it, or -1. */
-static inline int stockroom_wait_for_signal(const int *signals, int count) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
-    int received = 0;
-    if (sigwait(&set, &received) != 0) return -1;
-    return received;
-}
-
 static inline int stockroom_group_id(const char *name, gid_t *gid) {
     struct group *entry = getgrnam(name);
     if (entry == NULL) return -1;

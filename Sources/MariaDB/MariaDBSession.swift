@@ -10,6 +10,9 @@ public final class MariaDBSession {
     public var transactionAttempts = 4
     /// Called for every retry of a conflicting transaction (metrics).
     public var onRetry: ((MariaDBError) -> Void)?
+    /// Called when a connection is opened, and when one is dropped (broken or closed).
+    public var onConnectionOpened: (() -> Void)?
+    public var onConnectionClosed: (() -> Void)?
 
     public init(configuration: MariaDBConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -26,15 +29,23 @@ public final class MariaDBSession {
         }
         if current != nil {
             logger.notice("replacing broken database connection")
-            current = nil
+            drop()
         }
         let connection = try MariaDBConnection(configuration: configuration)
         current = connection
+        onConnectionOpened?()
         return connection
     }
 
     public func close() {
-        current = nil
+        drop()
+    }
+
+    private func drop() {
+        if current != nil {
+            current = nil
+            onConnectionClosed?()
+        }
     }
 
     /// `SELECT 1` round trip; reconnects first when needed.
@@ -53,7 +64,7 @@ public final class MariaDBSession {
         do {
             return try body(connection)
         } catch let error as MariaDBError where error.isConnectionLost {
-            current = nil
+            drop()
             return try body(try self.connection())
         }
     }
@@ -66,7 +77,7 @@ public final class MariaDBSession {
             try connection.beginTransaction()
             return connection
         } catch let error as MariaDBError where error.isConnectionLost {
-            current = nil
+            drop()
             let fresh = try self.connection()
             try fresh.beginTransaction()
             return fresh

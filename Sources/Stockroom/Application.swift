@@ -42,6 +42,7 @@ public final class StockroomApplication: @unchecked Sendable {
         HealthResource.register(in: &router)
         AuthResource.register(in: &router)
         ProductResource.register(in: &router)
+        OrderResource.register(in: &router)
         MetricsResource.register(in: &router)
         self.router = router
     }

@@ -17,6 +17,8 @@ public final class RequestHandler {
         let session = MariaDBSession(configuration: application.configuration.database, logger: logger)
         let metrics = application.metrics
         session.onRetry = { _ in metrics.transactionRetried() }
+        session.onConnectionOpened = { metrics.connectionOpened() }
+        session.onConnectionClosed = { metrics.connectionClosed() }
         self.database = session
     }
 
@@ -48,7 +50,8 @@ public final class RequestHandler {
         context.finish()
         response.headers.append(("X-Request-Id", requestID))
         let elapsed = Self.monotonicNanoseconds() - started
-        application.metrics.request(route: routeName, method: request.method, status: response.status, nanoseconds: elapsed)
+        application.metrics.request(route: routeName, method: Self.metricsMethod(request.method), status: response.status,
+                                    nanoseconds: elapsed)
         logger.debug("request", metadata: [
             "http.method": "\(request.method)", "http.route": "\(routeName)",
             "http.status": "\(response.status)", "duration.us": "\(elapsed / 1000)",
@@ -60,6 +63,14 @@ public final class RequestHandler {
     public func finish() {
         database.close()
         MariaDBConnection.finishThread()
+    }
+
+    /// Clients choose the method: unknown ones share one label value, so they cannot mint series.
+    static func metricsMethod(_ method: String) -> String {
+        switch method {
+        case "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS": return method
+        default: return "other"
+        }
     }
 
     static func monotonicNanoseconds() -> Int64 {

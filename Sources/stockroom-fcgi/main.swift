@@ -31,7 +31,7 @@ struct StockroomFCGI: ParsableCommand {
 
         // Signals are taken by sigwait on this thread only; the pool's threads inherit the mask.
         let shutdownSignals: [Int32] = [SIGTERM, SIGINT]
-        stockroomBlockSignals(shutdownSignals)
+        ProcessSignals.block(shutdownSignals)
 
         MariaDBConnection.initializeLibrary()
         let metrics = StockroomMetrics.bootstrap()
@@ -50,7 +50,7 @@ struct StockroomFCGI: ParsableCommand {
         pool.start()
         logger.info("listening", metadata: ["socket": "\(settings.socketPath)", "threads": "\(settings.threadCount)"])
 
-        let received = stockroomWaitForSignal(shutdownSignals)
+        let received = ProcessSignals.wait(for: shutdownSignals)
         logger.info("stopping: finishing in-flight requests", metadata: ["signal": "\(received)"])
         let clean = pool.shutdown(timeout: settings.shutdownTimeoutSeconds)
         if clean {

@@ -23,12 +23,14 @@ public struct Request: Sendable {
     public var contentType: String? { parameters["CONTENT_TYPE"].flatMap { $0.isEmpty ? nil : $0 } }
     public var authorization: String? { parameters["HTTP_AUTHORIZATION"] }
 
-    /// The value of a query parameter (first occurrence), percent-decoded.
+    /// The value of a query parameter (first occurrence), percent-decoded; a value whose
+    /// percent-encoding is broken comes back undecoded, so validation refuses it.
     public func queryValue(_ name: String) -> String? {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts[0] == name {
-                return parts.count > 1 ? Self.percentDecoded(String(parts[1])) : ""
+            if Self.percentDecoded(String(parts[0])) == name {
+                guard parts.count > 1 else { return "" }
+                return Self.percentDecoded(String(parts[1])) ?? String(parts[1])
             }
         }
         return nil

@@ -29,7 +29,9 @@ struct Router {
         routes.append(Route(method: method, segments: segments, name: pattern, handler: handler))
     }
 
-    func match(method: String, path: String) -> Match {
+    func match(method requested: String, path: String) -> Match {
+        // HEAD is GET without a body (nginx drops the body it receives for HEAD).
+        let method = requested == "HEAD" ? "GET" : requested
         guard path.first == "/" else { return .notFound }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         if parts.last == "" && parts.count > 1 { return .notFound }  // no trailing slashes
@@ -39,6 +41,7 @@ struct Router {
             guard let ids = Self.ids(of: parts, against: route.segments) else { continue }
             if route.method == method { return .found(route, ids: ids) }
             allowed.append(route.method)
+            if route.method == "GET" { allowed.append("HEAD") }
             name = route.name
         }
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed, name: name)

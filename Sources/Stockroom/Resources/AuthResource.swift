@@ -11,8 +11,9 @@ enum AuthResource {
         router.add("POST", "/api/v1/auth/login", login)
         router.add("POST", "/api/v1/auth/logout", logout)
         router.add("GET", "/api/v1/users/me") { context, _ in
+            let user = try context.authenticatedUser()
             try context.checkNoBodyRequest()
-            return .json(200, try context.authenticatedUser().json)
+            return .json(200, user.json)
         }
     }
 
@@ -107,8 +108,8 @@ enum AuthResource {
     }
 
     static func logout(_ context: RequestContext, _: [Int64]) throws -> Response {
-        try context.checkNoBodyRequest()
         _ = try context.authenticatedUser()
+        try context.checkNoBodyRequest()
         guard let token = context.bearerToken else { throw HTTPError.unauthorized }
         try context.database.transaction { connection in
             try connection.query("DELETE FROM sessions WHERE token_hash = ?", [.bytes(SessionToken.hash(token))])

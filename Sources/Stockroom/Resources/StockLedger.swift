@@ -13,8 +13,16 @@ enum StockLedger {
 
     static func append(_ connection: MariaDBConnection, productID: Int64, delta: Int64, reason: Reason,
                        orderID: Int64? = nil, at time: Timestamp) throws {
+        try append(connection, changes: [(productID, delta)], reason: reason, orderID: orderID, at: time)
+    }
+
+    /// One multi-row INSERT for all `changes` (product id, delta).
+    static func append(_ connection: MariaDBConnection, changes: [(Int64, Int64)], reason: Reason,
+                       orderID: Int64? = nil, at time: Timestamp) throws {
+        guard !changes.isEmpty else { return }
+        let order: MariaDBValue = orderID.map { .int($0) } ?? .null
         try connection.query(
-            "INSERT INTO stock_ledger (product_id, delta, reason, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            [.int(productID), .int(delta), .string(reason.rawValue), orderID.map { .int($0) } ?? .null, .string(time.databaseText)])
+            "INSERT INTO stock_ledger (product_id, delta, reason, order_id, created_at) VALUES \(rowPlaceholders(5, changes.count))",
+            changes.flatMap { [.int($0.0), .int($0.1), .string(reason.rawValue), order, .string(time.databaseText)] })
     }
 }

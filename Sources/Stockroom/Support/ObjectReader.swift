@@ -2,6 +2,8 @@
 /// 400 (not JSON) and 422 (wrong shape, missing, wrong type, out of range, unknown field) errors.
 struct ObjectReader {
     private let members: [(key: String, value: JSONValue)]
+    /// Where this object sits in the body (`items[2].`), so errors name the field by its full path.
+    private let prefix: String
 
     /// Parses `body`; `allowed` lists every field the endpoint knows.
     init(body: [UInt8], allowed: Set<String>) throws {
@@ -14,13 +16,17 @@ struct ObjectReader {
         guard case .object(let members) = value else {
             throw HTTPError(422, "validation_failed", "The request body must be a JSON object.", extra: [("field", .null)])
         }
-        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
-            throw HTTPError.validation(unknown.key, "Unknown field '\(Self.printable(unknown.key))'.")
-        }
-        self.members = members
+        try self.init(members: members, prefix: "", allowed: allowed)
     }
 
-    init(members: [(key: String, value: JSONValue)]) { self.members = members }
+    /// A nested object (e.g. one order line), its fields reported as `prefix + name`.
+    init(members: [(key: String, value: JSONValue)], prefix: String, allowed: Set<String>) throws {
+        if let unknown = members.first(where: { !allowed.contains($0.key) }) {
+            throw HTTPError.validation(prefix + unknown.key, "Unknown field '\(Self.printable(prefix + unknown.key))'.")
+        }
+        self.members = members
+        self.prefix = prefix
+    }
 
     /// Field names come from the client: keep error messages short and plain.
     static func printable(_ key: String) -> String {
@@ -32,8 +38,9 @@ struct ObjectReader {
 
     func value(_ field: String) -> JSONValue? { members.first { $0.key == field }?.value }
 
-    func string(_ field: String) throws -> String {
-        guard let value = value(field) else { throw HTTPError.validation(field, "'\(field)' is required.") }
+    func string(_ name: String) throws -> String {
+        let field = prefix + name
+        guard let value = value(name) else { throw HTTPError.validation(field, "'\(field)' is required.") }
         guard case .string(let text) = value else {
             throw HTTPError.validation(field, "'\(field)' must be a string, not \(value.typeName).")
         }
@@ -41,8 +48,9 @@ struct ObjectReader {
     }
 
     /// A whole number in `range` (a JSON number whose value is integral: 5 and 5.0 alike).
-    func integer(_ field: String, in range: ClosedRange<Int64>) throws -> Int64 {
-        guard let value = value(field) else { throw HTTPError.validation(field, "'\(field)' is required.") }
+    func integer(_ name: String, in range: ClosedRange<Int64>) throws -> Int64 {
+        let field = prefix + name
+        guard let value = value(name) else { throw HTTPError.validation(field, "'\(field)' is required.") }
         guard case .number(let literal) = value else {
             throw HTTPError.validation(field, "'\(field)' must be a number, not \(value.typeName).")
         }
@@ -59,8 +67,9 @@ struct ObjectReader {
     }
 
     /// Money with at most two decimals, 0.00 ... 99999999.99.
-    func money(_ field: String) throws -> Money {
-        guard let value = value(field) else { throw HTTPError.validation(field, "'\(field)' is required.") }
+    func money(_ name: String) throws -> Money {
+        let field = prefix + name
+        guard let value = value(name) else { throw HTTPError.validation(field, "'\(field)' is required.") }
         guard case .number(let literal) = value else {
             throw HTTPError.validation(field, "'\(field)' must be a number, not \(value.typeName).")
         }

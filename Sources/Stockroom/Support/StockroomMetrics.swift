@@ -8,6 +8,9 @@ public final class StockroomMetrics: @unchecked Sendable {
     private let connectionsInUse: Meter
     private let connectionsOpen: Meter
     private let transactionRetries: CoreMetrics.Counter
+    private let ordersPlaced: CoreMetrics.Counter
+    private let stockConflicts: CoreMetrics.Counter
+    private let lockHold: CoreMetrics.Timer
 
     /// Bootstraps the global metrics system once per process with a Prometheus registry.
     public static func bootstrap() -> StockroomMetrics {
@@ -27,6 +30,9 @@ public final class StockroomMetrics: @unchecked Sendable {
         connectionsInUse = Meter(label: "stockroom_db_connections_in_use")
         connectionsOpen = Meter(label: "stockroom_db_connections_open")
         transactionRetries = CoreMetrics.Counter(label: "stockroom_db_transaction_retries_total")
+        ordersPlaced = CoreMetrics.Counter(label: "stockroom_orders_placed_total")
+        stockConflicts = CoreMetrics.Counter(label: "stockroom_stock_conflicts_total")
+        lockHold = CoreMetrics.Timer(label: "stockroom_order_lock_hold_seconds")
     }
 
     func request(route: String, method: String, status: Int, nanoseconds: Int64) {
@@ -41,6 +47,11 @@ public final class StockroomMetrics: @unchecked Sendable {
     }
 
     public func transactionRetried() { transactionRetries.increment() }
+    func orderPlaced(lockHeldNanoseconds: Int64) {
+        ordersPlaced.increment()
+        lockHold.recordNanoseconds(lockHeldNanoseconds)
+    }
+    func stockConflict() { stockConflicts.increment() }
     func connectionCheckedOut() { connectionsInUse.increment() }
     func connectionReturned() { connectionsInUse.decrement() }
     public func connectionOpened() { connectionsOpen.increment() }

@@ -1,0 +1,115 @@
+import MariaDB
+
+/// The order transaction. Everything that needs no lock happens before the first one: validation,
+/// the idempotency check, and the order row (its total is the sum of its lines). Then the product
+/// rows are locked in ascending id order with one SELECT ... FOR UPDATE, checked, decremented with
+/// one UPDATE, and the lines and ledger rows written with one multi-row INSERT each, then COMMIT.
+enum OrderPlacement {
+    struct Outcome {
+        let order: Order
+        let replayed: Bool
+    }
+
+    static func place(_ request: OrderRequest, idempotencyKey: String?, user: User, context: RequestContext) throws -> Outcome {
+        let database = context.database
+        if let key = idempotencyKey, let stored = try storedOrder(key: key, request: request, user: user, database: database) {
+            return Outcome(order: stored, replayed: true)
+        }
+        let now = Timestamp.now()
+        do {
+            let (order, lockedAt) = try database.transaction { connection in
+                try insert(request, idempotencyKey: idempotencyKey, user: user, at: now, connection)
+            }
+            // From the first row lock to the end of COMMIT: what every other buyer of these products waits on.
+            context.application.metrics.orderPlaced(lockHeldNanoseconds: RequestHandler.monotonicNanoseconds() - lockedAt)
+            return Outcome(order: order, replayed: false)
+        } catch let error as MariaDBError where error.code == .duplicateKey && idempotencyKey != nil {
+            // A concurrent request with this key committed first: we waited on its key row; replay it.
+            guard let stored = try storedOrder(key: idempotencyKey!, request: request, user: user, database: database) else {
+                throw error
+            }
+            return Outcome(order: stored, replayed: true)
+        } catch let error as HTTPError where error.code == "insufficient_stock" {
+            context.application.metrics.stockConflict()
+            throw error
+        }
+    }
+
+    /// The order stored under `key` for this user, nil if none; 422 when the key was used for another body.
+    private static func storedOrder(key: String, request: OrderRequest, user: User, database: MariaDBSession) throws -> Order? {
+        let row = try database.read { connection in
+            try connection.query("SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = ? AND idempotency_key = ?",
+                                 [.int(user.id), .string(key)]).first
+        }
+        guard let row, let hash = row.bytes(0), let orderID = row.int(1) else { return nil }
+        guard hash == request.fingerprint else {
+            throw HTTPError(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request body.")
+        }
+        return try OrderStore.find(id: orderID, database: database)
+    }
+
+    private static func insert(_ request: OrderRequest, idempotencyKey: String?, user: User, at now: Timestamp,
+                               _ connection: MariaDBConnection) throws -> (Order, lockedAt: Int64) {
+        let orderID = Int64(try connection.query(
+            "INSERT INTO orders (user_id, status, created_at, updated_at) VALUES (?, 'pending', ?, ?)",
+            [.int(user.id), .string(now.databaseText), .string(now.databaseText)]).lastInsertID)
+        if let key = idempotencyKey {
+            // A racing request with the same key blocks here, before taking any product lock.
+            try connection.query(
+                "INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.int(user.id), .string(key), .bytes(request.fingerprint), .int(orderID), .string(now.databaseText)])
+        }
+        let ids = request.lines.map(\.productID)
+        let lockedAt = RequestHandler.monotonicNanoseconds()
+        // First lock: rows in ascending id order (the IN list is sorted; InnoDB scans the primary key).
+        let rows = try connection.query(
+            "SELECT id, name, price, stock FROM products WHERE id IN (\(placeholders(ids.count))) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
+            ids.map { .int($0) }).rows
+        var products: [Int64: (name: String, price: Money, stock: Int64)] = [:]
+        for row in rows {
+            guard let id = row.int(0), let name = row.string(1), let price = row.string(2).flatMap(Money.init(decimalText:)),
+                  let stock = row.int(3) else { throw HTTPError.internalError }
+            products[id] = (name, price, stock)
+        }
+        var lines: [Order.Line] = []
+        var total: Int64 = 0
+        for line in request.lines {
+            guard let product = products[line.productID] else {
+                throw HTTPError(404, "product_not_found", "Product \(line.productID) does not exist.",
+                                extra: [("product_id", .number(String(line.productID)))])
+            }
+            guard product.stock >= line.quantity else {
+                throw HTTPError(409, "insufficient_stock", "Not enough stock for product \(line.productID).",
+                                extra: [("product_id", .number(String(line.productID))), ("available", .number(String(product.stock)))])
+            }
+            guard let lineTotal = product.price.multiplied(by: line.quantity), lineTotal <= Order.maximumAmount else {
+                throw HTTPError.validation("items", "A line total would exceed \(Order.maximumAmount).")
+            }
+            total += lineTotal.cents
+            lines.append(Order.Line(productID: line.productID, name: product.name, quantity: line.quantity,
+                                    unitPrice: product.price, lineTotal: lineTotal))
+        }
+        guard total <= Order.maximumAmount.cents else {
+            throw HTTPError.validation("items", "The order total would exceed \(Order.maximumAmount).")
+        }
+        try connection.query(
+            "UPDATE products SET stock = CASE id \(String(repeating: "WHEN ? THEN stock - ? ", count: lines.count))END, updated_at = ? WHERE id IN (\(placeholders(lines.count)))",
+            lines.flatMap { [MariaDBValue.int($0.productID), .int($0.quantity)] } + [.string(now.databaseText)] + lines.map { .int($0.productID) })
+        try connection.query(
+            "INSERT INTO order_items (order_id, product_id, name, quantity, unit_price, line_total) VALUES \(rowPlaceholders(6, lines.count))",
+            lines.flatMap { [.int(orderID), .int($0.productID), .string($0.name), .int($0.quantity),
+                             .string($0.unitPrice.description), .string($0.lineTotal.description)] })
+        try StockLedger.append(connection, changes: lines.map { ($0.productID, -$0.quantity) }, reason: .order, orderID: orderID, at: now)
+        return (Order(id: orderID, userID: user.id, status: .pending, lines: lines, createdAt: now, updatedAt: now), lockedAt)
+    }
+}
+
+/// `?, ?, ?` — the number of placeholders follows the number of lines; values are always bound.
+func placeholders(_ count: Int) -> String {
+    Array(repeating: "?", count: count).joined(separator: ", ")
+}
+
+/// `(?, ?), (?, ?)` for a multi-row INSERT.
+func rowPlaceholders(_ columns: Int, _ rows: Int) -> String {
+    Array(repeating: "(\(placeholders(columns)))", count: rows).joined(separator: ", ")
+}
