@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Private dev/test stack for Stockroom: MariaDB + supervised stockroom-fcgi responders + nginx,
-# everything under $STACK_DIR (default <repo>/.run), nothing touching the system instances.
+# plus supervised stockroom-worker order processors, everything under $STACK_DIR (default <repo>/.run),
+# nothing touching the system instances.
 #
 #   scripts/devstack.sh deps [--test]   install the Debian packages (as root), or print the apt-get line
 #   scripts/devstack.sh build           swift build -c release
@@ -14,7 +15,9 @@
 #   scripts/devstack.sh logs [LINES]    tail of every log of the stack
 #
 # Environment: STACK_DIR, PORT (8080), STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
-#              BIN_DIR (<repo>/.build/release), LOG_LEVEL.
+#              STOCKROOM_WORKERS (1; 0 runs none), BIN_DIR (<repo>/.build/release), LOG_LEVEL;
+#              for the workers, when set: STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH,
+#              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change).
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
@@ -23,6 +26,7 @@ REPO="$(cd "$(dirname "$SELF")/.." && pwd -P)"
 PORT="${PORT:-8080}"
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
+STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-1}"
 BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STACK_DIR="${STACK_DIR:-$REPO/.run}"
 
@@ -40,9 +44,19 @@ die() { printf 'devstack: error: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------------------- paths
 
 set_paths() {
-    [[ "$PORT" =~ ^[0-9]+$ ]] && (( PORT > 0 && PORT < 65536 )) || die "PORT must be a TCP port number (got '$PORT')"
+    if ! [[ "$PORT" =~ ^[0-9]+$ ]] || (( PORT < 1 || PORT > 65535 )); then
+        die "PORT must be a TCP port number (got '$PORT')"
+    fi
     [[ "$STOCKROOM_PROCESSES" =~ ^[1-9][0-9]*$ ]] || die "STOCKROOM_PROCESSES must be a positive integer (got '$STOCKROOM_PROCESSES')"
     [[ "$STOCKROOM_THREADS" =~ ^[1-9][0-9]*$ ]] || die "STOCKROOM_THREADS must be a positive integer (got '$STOCKROOM_THREADS')"
+    [[ "$STOCKROOM_WORKERS" =~ ^[0-9]+$ ]] || die "STOCKROOM_WORKERS must be a number, 0 or more (got '$STOCKROOM_WORKERS')"
+    STOCKROOM_WORKERS=$((10#$STOCKROOM_WORKERS))
+    local v
+    for v in STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_POLL_INTERVAL; do
+        [[ -z "${!v:-}" || "${!v}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$v must be a number of seconds, e.g. 0.5 (got '${!v}')"
+    done
+    [[ -z "${STOCKROOM_WORKER_BATCH:-}" || "$STOCKROOM_WORKER_BATCH" =~ ^[1-9][0-9]*$ ]] \
+        || die "STOCKROOM_WORKER_BATCH must be a positive integer (got '$STOCKROOM_WORKER_BATCH')"
     mkdir -p "$STACK_DIR"
     STACK_DIR="$(cd "$STACK_DIR" && pwd -P)"
     case "$BIN_DIR" in /*) ;; *) BIN_DIR="$REPO/$BIN_DIR" ;; esac
@@ -52,6 +66,7 @@ set_paths() {
     DB_PID="$STACK_DIR/mariadb.pid"
     DB_LOG="$STACK_DIR/mariadb.log"
     ENV_FILE="$STACK_DIR/env"
+    WORKER_ENV_FILE="$STACK_DIR/worker.env"
     NGINX_PREFIX="$STACK_DIR/nginx"
     NGINX_CONF="$NGINX_PREFIX/nginx.conf"
     NGINX_ERROR_LOG="$NGINX_PREFIX/error.log"
@@ -99,6 +114,11 @@ mariadb_pid() {
 }
 supervisor_pid() { running_pid "$STACK_DIR/supervisor-$1.pid" "" "_supervise $1 $STACK_DIR "; }
 fcgi_pid() { running_pid "$STACK_DIR/fcgi-$1.pid" stockroom-fcgi ""; }
+# The kernel keeps 15 characters of a process name: stockroom-worker shows as "stockroom-worke" in
+# /proc/PID/comm (and to ps, pgrep, top), so the full name is checked in the command line instead.
+WORKER_COMM=stockroom-worke
+worker_supervisor_pid() { running_pid "$STACK_DIR/worker-supervisor-$1.pid" "" "_supervise_worker $1 $STACK_DIR "; }
+worker_pid() { running_pid "$STACK_DIR/worker-$1.pid" "$WORKER_COMM" "/stockroom-worker"; }
 nginx_pid() { running_pid "$NGINX_PID" nginx "-c $NGINX_CONF "; }
 
 # wait_gone PID SECONDS: true once the process has exited.
@@ -125,7 +145,8 @@ stop_pid() {
 
 # Processes of this stack that no pid file names any more (a lost pid file, an interrupted up):
 # recognised by their command line (datadir, supervisor arguments, nginx config) or, for
-# stockroom-fcgi, by the socket path in their environment.
+# stockroom-fcgi, by the socket path in their environment, for stockroom-worker by the
+# MariaDB socket in theirs.
 stray_pids() {
     local d pid cmd line
     local -a parts
@@ -137,17 +158,28 @@ stray_pids() {
         (( ${#parts[@]} )) || continue
         cmd="${parts[*]} "
         case "$cmd" in
-            *"--datadir=$DATADIR "* | *"_supervise "[0-9]*" $STACK_DIR "* | *"-c $NGINX_CONF "*)
+            *"--datadir=$DATADIR "* | *"_supervise "[0-9]*" $STACK_DIR "* | *"_supervise_worker "[0-9]*" $STACK_DIR "* | *"-c $NGINX_CONF "*)
                 alive "$pid" && printf '%s\n' "$pid" ;;
             *)
-                [[ "$(proc_comm "$pid")" == stockroom-fcgi ]] || continue
-                { mapfile -d '' -t parts <"$d/environ"; } 2>/dev/null || continue
-                for line in "${parts[@]}"; do
-                    if [[ "$line" == "STOCKROOM_SOCKET=$STACK_DIR/fcgi-"*.sock && "${line#"STOCKROOM_SOCKET=$STACK_DIR/"}" != */* ]]; then
-                        alive "$pid" && printf '%s\n' "$pid"
-                        break
-                    fi
-                done ;;
+                case "$(proc_comm "$pid")" in
+                    stockroom-fcgi)
+                        { mapfile -d '' -t parts <"$d/environ"; } 2>/dev/null || continue
+                        for line in "${parts[@]}"; do
+                            if [[ "$line" == "STOCKROOM_SOCKET=$STACK_DIR/fcgi-"*.sock && "${line#"STOCKROOM_SOCKET=$STACK_DIR/"}" != */* ]]; then
+                                alive "$pid" && printf '%s\n' "$pid"
+                                break
+                            fi
+                        done ;;
+                    "$WORKER_COMM")
+                        [[ "$cmd" == *"/stockroom-worker "* ]] || continue
+                        { mapfile -d '' -t parts <"$d/environ"; } 2>/dev/null || continue
+                        for line in "${parts[@]}"; do
+                            if [[ "$line" == "STOCKROOM_DB_SOCKET=$DB_SOCK" ]]; then
+                                alive "$pid" && printf '%s\n' "$pid"
+                                break
+                            fi
+                        done ;;
+                esac ;;
         esac
     done
 }
@@ -172,9 +204,14 @@ stop_strays() {
 }
 
 # Indices of responders that have pid files in the stack dir.
-known_indices() {
+known_indices() { indices_of "$STACK_DIR"/supervisor-*.pid "$STACK_DIR"/fcgi-*.pid; }
+# Indices of workers that have pid files in the stack dir.
+known_worker_indices() { indices_of "$STACK_DIR"/worker-supervisor-*.pid "$STACK_DIR"/worker-*.pid; }
+
+# indices_of FILE...: the N of every existing NAME-N.pid.
+indices_of() {
     local f n
-    for f in "$STACK_DIR"/supervisor-*.pid "$STACK_DIR"/fcgi-*.pid; do
+    for f in "$@"; do
         [[ -e "$f" ]] || continue
         n="${f##*-}"; n="${n%.pid}"
         [[ "$n" =~ ^[0-9]+$ ]] && printf '%s\n' "$n"
@@ -289,8 +326,9 @@ cmd_build() {
     (cd "$REPO" && swift build -c release)
 }
 
+# need_binary NAME [HINT]
 need_binary() {
-    [[ -x "$BIN_DIR/$1" ]] || die "$BIN_DIR/$1 not found; build first (make build, or scripts/devstack.sh build)"
+    [[ -x "$BIN_DIR/$1" ]] || die "$BIN_DIR/$1 not found; build first (make build, or scripts/devstack.sh build)${2:+$2}"
 }
 
 # ---------------------------------------------------------------------------- MariaDB
@@ -406,18 +444,53 @@ stop_mariadb() {
 # restarts it 0.5 s after it dies, and on SIGTERM/SIGINT forwards SIGTERM to it, waits, and exits.
 cmd_supervise() {
     local i="$1"
+    supervise "$i" stockroom-fcgi "$STACK_DIR/fcgi-$i.pid" responder_env
+    rm -f "$STACK_DIR/fcgi-$i.sock"
+    printf 'devstack supervisor %s: stopped\n' "$i"
+    exit 0
+}
+
+# The supervisor of worker $1 (devstack.sh _supervise_worker I STACK_DIR): the same for one
+# stockroom-worker (exiting 0 after SIGTERM once its current batch is done).
+cmd_supervise_worker() {
+    local i="$1"
+    supervise "$i" stockroom-worker "$STACK_DIR/worker-$i.pid" worker_env
+    printf 'devstack supervisor %s: stopped (stockroom-worker exit status %s)\n' "$i" "$SUPERVISED_STATUS"
+    exit 0
+}
+
+# Run before every start, so a restarted process runs with what the last `up` wrote.
+responder_env() {
+    # shellcheck disable=SC1090
+    . "$ENV_FILE"
+    export STOCKROOM_SOCKET="$STACK_DIR/fcgi-$1.sock"
+    rm -f "$STOCKROOM_SOCKET"
+}
+
+# The stack's environment plus the worker settings of the last `up` (none inherited from the
+# `up` that started this supervisor: the file alone decides).
+worker_env() {
+    unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL
+    # shellcheck disable=SC1090
+    . "$ENV_FILE"
+    if [[ -r "$WORKER_ENV_FILE" ]]; then
+        # shellcheck disable=SC1090
+        . "$WORKER_ENV_FILE"
+    fi
+}
+
+# supervise I BINARY PIDFILE SETUP: runs SETUP I in this shell, then $BIN_DIR/BINARY as a child
+# whose pid goes to PIDFILE; starts it again 0.5 s after it exits, until SIGTERM/SIGINT, which is
+# forwarded to the child. Returns once the child is gone, its exit status in SUPERVISED_STATUS.
+supervise() {
+    local i="$1" bin="$2" pidfile="$3" setup="$4"
     set +e
-    local sock="$STACK_DIR/fcgi-$i.sock" pidfile="$STACK_DIR/fcgi-$i.pid"
-    local stopping=0 child="" rc
+    local stopping=0 child="" rc=""
     trap 'stopping=1; [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null' TERM INT
     trap '' HUP
     while (( ! stopping )); do
-        # Read on every start, so a restarted responder runs with what the last `up` wrote.
-        # shellcheck disable=SC1090
-        . "$ENV_FILE"
-        export STOCKROOM_SOCKET="$sock"
-        rm -f "$sock"
-        "$BIN_DIR/stockroom-fcgi" </dev/null &
+        "$setup" "$i"
+        "$BIN_DIR/$bin" </dev/null &
         child=$!
         printf '%s\n' "$child" >"$pidfile"
         (( stopping )) && kill -TERM "$child" 2>/dev/null
@@ -426,19 +499,21 @@ cmd_supervise() {
             wait "$child"; rc=$?
             alive "$child" || break
         done
+        # The last wait may have been cut short by the signal just as the child exited; bash keeps
+        # the status of its dead children, so asking again gives the child's own.
+        wait "$child"; rc=$?
         child=""
         rm -f "$pidfile"
         (( stopping )) && break
-        printf 'devstack supervisor %s: stockroom-fcgi exited (status %s), restarting in 0.5 s\n' "$i" "$rc"
+        printf 'devstack supervisor %s: %s exited (status %s), restarting in 0.5 s\n' "$i" "$bin" "$rc"
         sleep 0.5
     done
-    rm -f "$sock"
-    printf 'devstack supervisor %s: stopped\n' "$i"
-    exit 0
+    SUPERVISED_STATUS="${rc:-none}"
 }
 
 start_responder() {
-    local i="$1" pid log="$STACK_DIR/fcgi-$i.log"
+    local i="$1"
+    local pid log="$STACK_DIR/fcgi-$i.log"
     if pid="$(supervisor_pid "$i")"; then
         log "responder $i supervised (supervisor pid $pid)"
         return 0
@@ -449,8 +524,8 @@ start_responder() {
     fi
     rm -f "$STACK_DIR/fcgi-$i.pid" "$STACK_DIR/supervisor-$i.pid"
     log "starting responder $i (socket $STACK_DIR/fcgi-$i.sock, $STOCKROOM_THREADS threads)"
-    STACK_DIR="$STACK_DIR" BIN_DIR="$BIN_DIR" \
-        setsid nohup bash "$SELF" _supervise "$i" "$STACK_DIR" </dev/null >>"$log" 2>&1 &
+    # The supervisor takes STACK_DIR from its arguments (they also identify it in `ps`).
+    BIN_DIR="$BIN_DIR" setsid nohup bash "$SELF" _supervise "$i" "$STACK_DIR" </dev/null >>"$log" 2>&1 &
     pid=$!
     disown "$pid" 2>/dev/null || true
     printf '%s\n' "$pid" >"$STACK_DIR/supervisor-$i.pid"
@@ -478,34 +553,138 @@ wait_responders() {
     log "responders listening"
 }
 
-stop_responders() {
+stop_responders() { stop_supervised responder 20 "$@"; }
+
+# stop_supervised responder|worker SECONDS I...: SIGTERM to the supervisors of those processes, all
+# at once (each forwards it to its child and waits for it); SIGKILL for what is left after SECONDS.
+stop_supervised() {
+    local kind="$1" secs="$2"
+    shift 2
     local -a idx=("$@") sup=()
-    local i pid
+    local sup_fn child_fn bin i pid
+    case "$kind" in
+        responder) sup_fn=supervisor_pid child_fn=fcgi_pid bin=stockroom-fcgi ;;
+        worker) sup_fn=worker_supervisor_pid child_fn=worker_pid bin=stockroom-worker ;;
+        *) die "stop_supervised: unknown kind '$kind'" ;;
+    esac
     for i in "${idx[@]}"; do
-        if pid="$(supervisor_pid "$i")"; then
-            log "stopping responder $i (supervisor pid $pid)"
+        if pid="$("$sup_fn" "$i")"; then
+            log "stopping $kind $i (supervisor pid $pid)"
             kill -TERM "$pid" 2>/dev/null || true
             sup+=("$i:$pid")
         fi
     done
-    local entry deadline=$((SECONDS + 20))
+    local entry deadline=$((SECONDS + secs))
     for entry in "${sup[@]}"; do
         i="${entry%%:*}"; pid="${entry#*:}"
         while alive "$pid" && (( SECONDS < deadline )); do sleep 0.1; done
         if alive "$pid"; then
             local child
-            log "responder $i (supervisor pid $pid) still running after 20 s, sending SIGKILL"
-            if child="$(fcgi_pid "$i")"; then kill -KILL "$child" 2>/dev/null || true; fi
+            log "$kind $i (supervisor pid $pid) still running after $secs s, sending SIGKILL"
+            if child="$("$child_fn" "$i")"; then kill -KILL "$child" 2>/dev/null || true; fi
             wait_gone "$pid" 2 || kill -KILL "$pid" 2>/dev/null || true
         fi
     done
     # Children left behind (supervisor killed, or never had one).
     for i in "${idx[@]}"; do
-        if pid="$(fcgi_pid "$i")"; then
-            stop_pid "stockroom-fcgi $i" "$pid" TERM 20
+        if pid="$("$child_fn" "$i")"; then
+            stop_pid "$bin $i" "$pid" TERM "$secs"
         fi
-        rm -f "$STACK_DIR/supervisor-$i.pid" "$STACK_DIR/fcgi-$i.pid" "$STACK_DIR/fcgi-$i.sock"
+        case "$kind" in
+            responder) rm -f "$STACK_DIR/supervisor-$i.pid" "$STACK_DIR/fcgi-$i.pid" "$STACK_DIR/fcgi-$i.sock" ;;
+            worker) rm -f "$STACK_DIR/worker-supervisor-$i.pid" "$STACK_DIR/worker-$i.pid" ;;
+        esac
     done
+}
+
+# ---------------------------------------------------------------------------- workers
+
+# The worker settings `up` was given, as the lines of $WORKER_ENV_FILE (none when unset).
+worker_settings() {
+    local v
+    for v in STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL; do
+        [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"
+    done
+    return 0
+}
+
+# Writes $WORKER_ENV_FILE; true when the settings differ from the ones the running workers use.
+write_worker_env() {
+    local old="" new
+    [[ -r "$WORKER_ENV_FILE" ]] && old="$(grep -v '^#' "$WORKER_ENV_FILE" || true)"
+    new="$(worker_settings)"
+    {
+        printf '# Worker settings of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
+        [[ -z "$new" ]] || printf '%s\n' "$new"
+    } >"$WORKER_ENV_FILE.tmp"
+    mv "$WORKER_ENV_FILE.tmp" "$WORKER_ENV_FILE"
+    [[ "$old" != "$new" ]]
+}
+
+# Seconds to wait for the workers to stop: a worker finishes its current batch first
+# (up to STOCKROOM_WORKER_BATCH orders x STOCKROOM_PROCESS_DELAY), plus 20 s.
+worker_stop_seconds() {
+    local settings delay batch
+    settings="$(
+        unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH
+        # shellcheck disable=SC1090
+        [[ -r "$WORKER_ENV_FILE" ]] && . "$WORKER_ENV_FILE"
+        printf '%s %s' "${STOCKROOM_PROCESS_DELAY:-0}" "${STOCKROOM_WORKER_BATCH:-10}"
+    )"
+    read -r delay batch <<<"$settings"
+    awk -v d="$delay" -v b="$batch" 'BEGIN { s = 20 + d * b; printf "%d\n", (s == int(s)) ? s : int(s) + 1 }'
+}
+
+stop_workers() { stop_supervised worker "$(worker_stop_seconds)" "$@"; }
+
+# Workers started by this `up` (index -> microseconds at start, log size at start), for wait_workers.
+declare -A WORKER_STARTED=() WORKER_LOG_SIZE=()
+
+now_us() { printf '%s' "${EPOCHREALTIME/[.,]/}"; }
+
+start_worker() {
+    local i="$1"
+    local pid log="$STACK_DIR/worker-$i.log"
+    if pid="$(worker_supervisor_pid "$i")"; then
+        log "worker $i supervised (supervisor pid $pid)"
+        return 0
+    fi
+    if pid="$(worker_pid "$i")"; then
+        stop_pid "orphaned stockroom-worker $i" "$pid" TERM "$(worker_stop_seconds)"
+    fi
+    rm -f "$STACK_DIR/worker-$i.pid" "$STACK_DIR/worker-supervisor-$i.pid"
+    WORKER_LOG_SIZE[$i]="$(stat -c %s "$log" 2>/dev/null || echo 0)"
+    WORKER_STARTED[$i]="$(now_us)"
+    log "starting worker $i (log $log)"
+    BIN_DIR="$BIN_DIR" setsid nohup bash "$SELF" _supervise_worker "$i" "$STACK_DIR" </dev/null >>"$log" 2>&1 &
+    pid=$!
+    disown "$pid" 2>/dev/null || true
+    printf '%s\n' "$pid" >"$STACK_DIR/worker-supervisor-$i.pid"
+}
+
+# The workers started by this `up` must be running and must not have exited in their first second
+# (a worker has no socket to wait for: staying up that long is what "started" means here).
+wait_workers() {
+    local i log crashes settle_us=1000000 deadline=$((SECONDS + 60))
+    for i in "${!WORKER_STARTED[@]}"; do
+        log="$STACK_DIR/worker-$i.log"
+        while :; do
+            crashes="$(tail -c "+$(( ${WORKER_LOG_SIZE[$i]:-0} + 1 ))" "$log" 2>/dev/null | grep -c "^devstack supervisor $i: stockroom-worker exited" || true)"
+            if (( crashes > 0 )); then
+                tail -n 30 "$log" >&2 || true
+                die "worker $i exited during startup (log: $log)"
+            fi
+            if worker_pid "$i" >/dev/null && (( $(now_us) - WORKER_STARTED[$i] >= settle_us )); then
+                break
+            fi
+            if (( SECONDS >= deadline )); then
+                tail -n 30 "$log" >&2 || true
+                die "worker $i did not start within 60 s (log: $log)"
+            fi
+            sleep 0.1
+        done
+    done
+    (( ${#WORKER_STARTED[@]} == 0 )) || log "workers running"
 }
 
 # ---------------------------------------------------------------------------- nginx
@@ -646,11 +825,15 @@ cmd_logs() {
 cmd_up() {
     need_binary stockroomctl
     need_binary stockroom-fcgi
+    if (( STOCKROOM_WORKERS > 0 )); then
+        need_binary stockroom-worker "; or start the stack without workers: STOCKROOM_WORKERS=0"
+    fi
     [[ -r "$TEMPLATE" ]] || die "$TEMPLATE not found"
     prepare_db
     local i
     local -A log_size=()
     for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do
+        # shellcheck disable=SC2034 # read by wait_responders through a nameref
         log_size[$i]="$(stat -c %s "$STACK_DIR/fcgi-$i.log" 2>/dev/null || echo 0)"
         start_responder "$i"
     done
@@ -659,12 +842,38 @@ cmd_up() {
     while read -r i; do
         (( i > STOCKROOM_PROCESSES )) && extra+=("$i")
     done < <(known_indices)
+    start_workers
     wait_responders log_size
     start_nginx
     if (( ${#extra[@]} )); then stop_responders "${extra[@]}"; fi
     wait_health
-    log "stack up: $URL (stack dir $STACK_DIR)"
+    wait_workers
+    log "stack up: $URL (stack dir $STACK_DIR; responders: $STOCKROOM_PROCESSES, workers: $STOCKROOM_WORKERS)"
     printf '%s\n' "$URL"
+}
+
+# Workers 1..STOCKROOM_WORKERS: the extra ones of an earlier `up` stopped, running ones restarted
+# when the worker settings changed, missing ones started.
+start_workers() {
+    local i
+    local -a extra=() running=()
+    while read -r i; do
+        if (( i > STOCKROOM_WORKERS )); then extra+=("$i")
+        elif worker_supervisor_pid "$i" >/dev/null || worker_pid "$i" >/dev/null; then running+=("$i"); fi
+    done < <(known_worker_indices)
+    if (( ${#extra[@]} )); then stop_workers "${extra[@]}"; fi
+    # Stopped with the settings they run with (worker_stop_seconds reads the file), before it changes.
+    local stop_secs
+    stop_secs="$(worker_stop_seconds)"
+    if write_worker_env && (( ${#running[@]} )); then
+        local now
+        now="$(worker_settings | sed 's/^export //' | paste -sd ' ' -)"
+        log "worker settings changed (now: ${now:-the defaults}); restarting workers ${running[*]}"
+        stop_supervised worker "$stop_secs" "${running[@]}"
+    fi
+    for ((i = 1; i <= STOCKROOM_WORKERS; i++)); do
+        start_worker "$i"
+    done
 }
 
 cmd_down() {
@@ -672,9 +881,11 @@ cmd_down() {
     local -a idx=()
     mapfile -t idx < <(known_indices)
     if (( ${#idx[@]} )); then stop_responders "${idx[@]}"; fi
+    mapfile -t idx < <(known_worker_indices)
+    if (( ${#idx[@]} )); then stop_workers "${idx[@]}"; fi
     stop_mariadb
     stop_strays
-    rm -f "$STACK_DIR"/supervisor-*.pid "$STACK_DIR"/fcgi-*.pid "$STACK_DIR"/fcgi-*.sock
+    rm -f "$STACK_DIR"/supervisor-*.pid "$STACK_DIR"/fcgi-*.pid "$STACK_DIR"/fcgi-*.sock "$STACK_DIR"/worker-*.pid
     log "stack down ($STACK_DIR; data kept)"
 }
 
@@ -691,6 +902,15 @@ cmd_status() {
         elif pid="$(fcgi_pid "$i")"; then printf '  %-14s unsupervised (stockroom-fcgi %s)\n' "responder $i" "$pid"; ok=0
         else printf '  %-14s stopped\n' "responder $i"; ok=0; fi
     done
+    n="$STOCKROOM_WORKERS"
+    while read -r i; do (( i > n )) && n="$i"; done < <(known_worker_indices)
+    for ((i = 1; i <= n; i++)); do
+        if spid="$(worker_supervisor_pid "$i")"; then
+            if pid="$(worker_pid "$i")"; then printf '  %-14s running (supervisor %s, stockroom-worker %s)\n' "worker $i" "$spid" "$pid"
+            else printf '  %-14s restarting (supervisor %s, no stockroom-worker)\n' "worker $i" "$spid"; ok=0; fi
+        elif pid="$(worker_pid "$i")"; then printf '  %-14s unsupervised (stockroom-worker %s)\n' "worker $i" "$pid"; ok=0
+        else printf '  %-14s stopped\n' "worker $i"; ok=0; fi
+    done
     if pid="$(nginx_pid)"; then printf '  %-14s running (pid %s)\n' nginx "$pid"
     else printf '  %-14s stopped\n' nginx; ok=0; fi
     local code
@@ -706,13 +926,20 @@ cmd_run() {
     trap 'stop=1' INT TERM
     # up in its own process: errexit stays in force there, and a Ctrl-C during up interrupts it.
     if ! STACK_DIR="$STACK_DIR" PORT="$PORT" BIN_DIR="$BIN_DIR" STOCKROOM_PROCESSES="$STOCKROOM_PROCESSES" \
-            STOCKROOM_THREADS="$STOCKROOM_THREADS" bash "$SELF" up; then
+            STOCKROOM_THREADS="$STOCKROOM_THREADS" STOCKROOM_WORKERS="$STOCKROOM_WORKERS" bash "$SELF" up; then
         trap '' INT TERM
         log "up failed; stopping what was started"
         cmd_down
         exit 1
     fi
-    (( stop )) || log "serving $URL; press Ctrl-C to stop"
+    if (( ! stop )); then
+        if (( STOCKROOM_WORKERS > 0 )); then
+            log "stockroom-worker running ($STOCKROOM_WORKERS process(es), moving pending orders to processed; log: $STACK_DIR/worker-1.log)"
+        else
+            log "no stockroom-worker (STOCKROOM_WORKERS=0): orders stay pending"
+        fi
+        log "serving $URL; press Ctrl-C to stop"
+    fi
     while (( ! stop )); do
         sleep 1 &
         wait $! 2>/dev/null || true
@@ -744,10 +971,11 @@ usage() {
 }
 
 main() {
-    local cmd="${1:-}"
+    local verb="${1:-}"
     [[ $# -gt 0 ]] && shift
-    case "$cmd" in
+    case "$verb" in
         _supervise) STACK_DIR="$2"; set_paths; cmd_supervise "$1" ;;
+        _supervise_worker) STACK_DIR="$2"; set_paths; cmd_supervise_worker "$1" ;;
         deps) cmd_deps "$@" ;;
         build) cmd_build ;;
         up) set_paths; cmd_up ;;

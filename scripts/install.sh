@@ -16,7 +16,7 @@
 #   NGINX_SERVER_NAME    nginx `server_name`      (default: _)
 #   NGINX_GROUP          nginx workers' group     (default: www-data)
 #
-# Installs: /usr/local/bin/{stockroom-fcgi,stockroomctl[,stockroom-worker]},
+# Installs: /usr/local/bin/{stockroom-fcgi,stockroom-worker,stockroomctl},
 # /usr/share/stockroom/sql/, /usr/share/stockroom/stockroom.env.example,
 # /usr/share/doc/stockroom/deployment.md, /etc/systemd/system/ units,
 # /etc/stockroom/stockroom.env (only if absent), /etc/nginx/snippets/
@@ -57,7 +57,8 @@ case $PROCESSES in
 esac
 [ "$PROCESSES" -ge 2 ] || die "STOCKROOM_PROCESSES must be at least 2 (stockroom.target wants instances 1 and 2)"
 
-for bin in stockroom-fcgi stockroomctl; do
+binaries="stockroom-fcgi stockroom-worker stockroomctl"
+for bin in $binaries; do
     [ -x "$BIN_DIR/$bin" ] || die "$BIN_DIR/$bin not found: run 'swift build -c release' or set BIN_DIR"
 done
 shopt -s nullglob
@@ -82,11 +83,9 @@ fi
 
 # --- binaries, migrations, docs ----------------------------------------------
 install -d -m 0755 "$DESTDIR/usr/local/bin"
-for bin in stockroom-fcgi stockroomctl stockroom-worker; do
-    if [ -x "$BIN_DIR/$bin" ]; then
-        install -m 0755 "$BIN_DIR/$bin" "$DESTDIR/usr/local/bin/$bin"
-        say "installed /usr/local/bin/$bin"
-    fi
+for bin in $binaries; do
+    install -m 0755 "$BIN_DIR/$bin" "$DESTDIR/usr/local/bin/$bin"
+    say "installed /usr/local/bin/$bin"
 done
 
 install -d -m 0755 "$DESTDIR/usr/share/stockroom/sql"
@@ -101,7 +100,7 @@ fi
 # --- systemd units -------------------------------------------------------------
 unit_dir=$DESTDIR/etc/systemd/system
 install -d -m 0755 "$unit_dir"
-for unit in stockroom-fcgi@.service stockroom-migrate.service stockroom.target; do
+for unit in stockroom-fcgi@.service stockroom-worker.service stockroom-migrate.service stockroom.target; do
     install -m 0644 "$repo/systemd/$unit" "$unit_dir/$unit"
 done
 # Instances beyond 1 and 2: the same link `systemctl enable stockroom-fcgi@N`
@@ -118,7 +117,7 @@ for link in "$unit_dir"/stockroom.target.wants/stockroom-fcgi@*.service; do
     case $n in '' | *[!0-9]*) continue ;; esac
     if [ "$n" -gt "$PROCESSES" ]; then rm -f "$link"; fi
 done
-say "installed units in /etc/systemd/system ($PROCESSES responder instances)"
+say "installed units in /etc/systemd/system ($PROCESSES responder instances, the order worker)"
 
 # --- configuration -------------------------------------------------------------
 conf_dir=$DESTDIR/etc/stockroom
@@ -213,7 +212,7 @@ Installed. Next steps:
 2. Put that password (and anything else to change) in /etc/stockroom/stockroom.env$([ "$new_env" = yes ] && printf ' (just created from the example)').
 3. Start the services now and at boot (migrations run first):
      systemctl daemon-reload && systemctl enable --now stockroom.target
-     systemctl status 'stockroom-fcgi@*' stockroom-migrate
+     systemctl status 'stockroom-fcgi@*' stockroom-worker stockroom-migrate
 4. Check and load the nginx site:
      nginx -t && systemctl reload nginx
      curl -s http://127.0.0.1/health

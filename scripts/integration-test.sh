@@ -2,6 +2,8 @@
 # Integration tests through nginx against a private stack on a free port, torn down afterwards.
 #   KEEP_STACK=1   keep the stack dir (logs, data) after the run; it is stopped either way
 #   extra arguments are passed to pytest (e.g. -k products -x)
+# The stack runs STOCKROOM_PROCESSES (2) responders and STOCKROOM_WORKERS (2) stockroom-worker
+# processes; STOCKROOM_PROCESS_DELAY and the other worker settings pass through when set.
 # Exit code: pytest's (1 when the stack does not come up).
 set -euo pipefail
 
@@ -18,18 +20,21 @@ STACK_DIR="$REPO/.run/test-$PORT"
 BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
-export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS
+STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-2}"
+export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS
 
 rm -rf "$STACK_DIR"
 mkdir -p "$STACK_DIR"
 
 # Helpers the tests call: `stack down|up|status...` for this stack, `ctl ARGS` = stockroomctl with its env.
+# Worker settings (STOCKROOM_PROCESS_DELAY, ...) are deliberately not pinned here: a test may run
+# `STOCKROOM_PROCESS_DELAY=2 stack up` to restart the workers with other settings.
 write_helper() {
     local path="$1" command="$2"
     {
         printf '#!/usr/bin/env bash\n'
-        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q\n' \
-            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS"
+        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q\n' \
+            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS"
         [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
         printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"
     } >"$path"
@@ -40,6 +45,7 @@ write_helper "$STACK_DIR/stack" ""
 
 print_logs() { bash "$DEVSTACK" logs 60 || true; }
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM

@@ -2,9 +2,12 @@
 # Checks the systemd units in systemd/ without installing them:
 #   1. `systemd-analyze verify` on every unit (no errors, and no warnings:
 #      systemd only warns about an unknown key or a bad value and carries on);
-#   2. `systemd-analyze security --offline=true` exposure of the responder unit
-#      must be <= MAX_EXPOSURE (default 2.0);
-#   3. the example env file must not set STOCKROOM_SOCKET (it would override the
+#   2. `systemd-analyze security --offline=true` exposure of the long-running
+#      units (the responder and the worker) must be <= MAX_EXPOSURE (default
+#      2.0); the others' is printed;
+#   3. stockroom.target wants every unit that has PartOf=stockroom.target
+#      (a template through its instance @1);
+#   4. the example env file must not set STOCKROOM_SOCKET (it would override the
 #      per-instance socket of every stockroom-fcgi@N.service).
 # Exit 0 when all pass, 1 otherwise. Without systemd-analyze it prints a line
 # starting with "SKIP:" and exits 0.
@@ -19,7 +22,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 units_dir=$repo/systemd
 max_exposure=${MAX_EXPOSURE:-2.0}
-responder=stockroom-fcgi@.service
+limited="stockroom-fcgi@.service stockroom-worker.service"
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
     echo "SKIP: systemd-analyze not found; systemd units not verified"
@@ -82,7 +85,7 @@ for unit in "$units_dir"/*.service; do
         fail=1
         continue
     fi
-    if [ "$name" = "$responder" ]; then
+    if [[ " $limited " == *" $name "* ]]; then
         if awk -v l="$level" -v m="$max_exposure" 'BEGIN { exit !(l > m) }'; then
             printf '%s\n' "$out" | grep '✗' || true
             echo "FAIL: $name exposure $level > $max_exposure"
@@ -92,6 +95,25 @@ for unit in "$units_dir"/*.service; do
         fi
     else
         echo "== security $name: exposure $level (informational)"
+    fi
+done
+
+for name in $limited; do
+    if [ ! -e "$units_dir/$name" ]; then
+        echo "FAIL: $name missing from systemd/"
+        fail=1
+    fi
+done
+
+# Wants= of the target (one or more lines, space-separated).
+wants=" $(sed -n 's/^Wants=//p' "$units_dir/stockroom.target" | tr '\n' ' ') "
+for f in "$units_dir"/*.service; do
+    grep -Eq '^PartOf=(.* )?stockroom\.target( |$)' "$f" || continue
+    name=$(basename "$f")
+    case $name in *@.*) name=${name/@./@1.} ;; esac
+    if [[ "$wants" != *" $name "* ]]; then
+        echo "FAIL: stockroom.target does not want $name (add it to its Wants= line)"
+        fail=1
     fi
 done
 

@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import subprocess
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -454,3 +455,172 @@ def make_product(admin_api: Api):
         return assert_product(assert_status(r, 201))
 
     return factory
+
+
+# --------------------------------------------------------------------------
+# Orders (issue 3): shapes, requests, polling, the stack's database
+
+ORDERS = "/api/v1/orders"
+ORDER_KEYS = {"id", "user_id", "status", "items", "total", "created_at", "updated_at"}
+ORDER_ITEM_KEYS = {"product_id", "name", "quantity", "unit_price", "line_total"}
+ORDER_STATUSES = ("pending", "processed", "cancelled")
+MAX_ORDER_TOTAL = Decimal("9999999999.99")  # DECIMAL(12,2)
+
+
+def order_path(order_id: Any) -> str:
+    return f"{ORDERS}/{order_id}"
+
+
+def cancel_path(order_id: Any) -> str:
+    return f"{ORDERS}/{order_id}/cancel"
+
+
+def order_body(*lines: tuple[int, int]) -> dict[str, Any]:
+    """{"items": [...]} from (product_id, quantity) pairs, in the order given."""
+    return {"items": [{"product_id": pid, "quantity": qty} for pid, qty in lines]}
+
+
+def place_order(
+    api: Api,
+    body: Any,
+    *,
+    token: str | None = None,
+    key: str | bytes | None = None,
+    timeout: float = TIMEOUT,
+) -> requests.Response:
+    """POST /api/v1/orders with a JSON body and, when given, an Idempotency-Key header."""
+    headers = {"Idempotency-Key": key} if key is not None else None
+    return api.post(ORDERS, json=body, token=token, headers=headers, timeout=timeout)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] | None = None) -> dict[str, Any]:
+    """Exact order shape; items in ascending product_id; line_total = unit_price x quantity; total = sum."""
+    assert isinstance(o, dict) and set(o) == ORDER_KEYS, f"order shape: {o!r}"
+    assert _is_int(o["id"]) and o["id"] > 0, o
+    assert _is_int(o["user_id"]) and o["user_id"] > 0, o
+    if user_id is not None:
+        assert o["user_id"] == user_id, o
+    assert o["status"] in ORDER_STATUSES, o
+    if isinstance(status, set):
+        assert o["status"] in status, o
+    elif status is not None:
+        assert o["status"] == status, o
+    items = o["items"]
+    assert isinstance(items, list) and 1 <= len(items) <= 50, o
+    total = Decimal("0.00")
+    for item in items:
+        assert isinstance(item, dict) and set(item) == ORDER_ITEM_KEYS, f"order item shape: {item!r}"
+        assert _is_int(item["product_id"]) and item["product_id"] > 0, item
+        assert isinstance(item["name"], str) and item["name"], item
+        assert _is_int(item["quantity"]) and 1 <= item["quantity"] <= 1000, item
+        unit = assert_money(item["unit_price"])
+        line = assert_money(item["line_total"])
+        assert line == unit * item["quantity"], f"line_total {line} != {unit} x {item['quantity']}: {item}"
+        total += line
+    pids = [item["product_id"] for item in items]
+    assert pids == sorted(set(pids)), f"items not in ascending, distinct product_id: {pids}"
+    assert assert_money(o["total"]) == total, f"total {o['total']} != sum of lines {total}: {o}"
+    created = parse_ts(o["created_at"])
+    updated = parse_ts(o["updated_at"])
+    assert updated >= created, o
+    return o
+
+
+def assert_same_order(later: dict[str, Any], first: dict[str, Any]) -> None:
+    """`later` is `first` read again: identical, except that the worker may have moved it from
+    pending to processed in between (which changes status and may bump updated_at)."""
+    if later["status"] == first["status"]:
+        assert later == first, f"{later!r}\n!=\n{first!r}"
+        return
+    assert first["status"] == "pending" and later["status"] == "processed", (later, first)
+    strip = lambda o: {k: v for k, v in o.items() if k not in ("status", "updated_at")}  # noqa: E731
+    assert strip(later) == strip(first), f"{later!r}\n!=\n{first!r}"
+    assert parse_ts(later["updated_at"]) >= parse_ts(first["updated_at"])
+
+
+def product_stock(api: Api, product_id: int) -> int:
+    """Current stock of a live product (GET through nginx)."""
+    return assert_status(api.get(f"/api/v1/products/{product_id}"), 200)["stock"]
+
+
+def restock(api: Api, product_id: int, quantity: int, token: str | None = None) -> dict[str, Any]:
+    r = api.post(f"/api/v1/products/{product_id}/restock", json={"quantity": quantity}, token=token)
+    return assert_status(r, 200)
+
+
+def wait_order_status(
+    api: Api, order_id: int, status: str, token: str | None = None, timeout: float = 10
+) -> dict[str, Any]:
+    """Poll GET /api/v1/orders/{id} until it has `status` (fails after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = assert_status(api.get(order_path(order_id), token=token), 200)
+        if last.get("status") == status:
+            return last
+        if time.monotonic() >= deadline:
+            pytest.fail(f"order {order_id} not {status} after {timeout} s: {last!r}")
+        time.sleep(0.1)
+
+
+def list_all_orders(api: Api, token: str | None = None, after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """Every order the token may see with id > after, walking the keyset pages."""
+    items: list[dict[str, Any]] = []
+    pages = 0
+    while True:
+        body = assert_status(api.get(ORDERS, token=token, params={"limit": limit, "after": after}), 200)
+        assert isinstance(body, dict) and set(body) == {"items", "next_after"}, body
+        items.extend(body["items"])
+        if body["next_after"] is None:
+            return items
+        assert body["next_after"] == body["items"][-1]["id"], body
+        after = body["next_after"]
+        pages += 1
+        assert pages < 10_000
+
+
+def stack_env() -> dict[str, str]:
+    """The STOCKROOM_* variables of the stack, from the `export NAME=value` lines of $STACK_DIR/env."""
+    env: dict[str, str] = {}
+    for line in (stack_dir() / "env").read_text().splitlines():
+        line = line.strip()
+        if not line.startswith("export "):
+            continue
+        for word in shlex.split(line)[1:]:
+            name, _, value = word.partition("=")
+            env[name] = value
+    return env
+
+
+def db_exec(sql: str, timeout: float = 30) -> str:
+    """Run SQL on the stack's database with the `mariadb` client as the application user; stdout (-N -B)."""
+    env = stack_env()
+    args = ["mariadb", "--no-defaults", "-N", "-B"]
+    if env.get("STOCKROOM_DB_SOCKET"):
+        args += ["-S", env["STOCKROOM_DB_SOCKET"]]
+    else:
+        args += ["-h", env.get("STOCKROOM_DB_HOST", "localhost"), "-P", env.get("STOCKROOM_DB_PORT", "3306")]
+    args += ["-u", env.get("STOCKROOM_DB_USER", "stockroom")]
+    if env.get("STOCKROOM_DB_PASSWORD"):
+        args.append("-p" + env["STOCKROOM_DB_PASSWORD"])
+    args += [env.get("STOCKROOM_DB_NAME", "stockroom"), "-e", sql]
+    proc = subprocess.run(args, text=True, capture_output=True, timeout=timeout)
+    assert proc.returncode == 0, f"mariadb failed ({proc.returncode}) on {sql!r}:\n{proc.stderr}"
+    return proc.stdout
+
+
+def run_check() -> subprocess.CompletedProcess:
+    """`stockroomctl check` against the stack's database."""
+    return run_ctl("check", timeout=60)
+
+
+def assert_check_clean() -> subprocess.CompletedProcess:
+    proc = run_check()
+    assert proc.returncode == 0 and re.search(r"check: \d+ products consistent", proc.stdout), (
+        f"stockroomctl check ({proc.returncode}):\nstdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}"
+    )
+    return proc

@@ -1,0 +1,74 @@
+"""Issue 3: `stockroomctl check` — clean after orders, cancels, restocks and PUTs; a stock or an order line
+changed behind the application's back is reported (by product id) with a non-zero exit; repaired, clean again.
+
+Only products created here are broken, and every break is repaired in a `finally`, so the checks of the
+other tests stay meaningful."""
+
+import re
+
+from conftest import (
+    assert_check_clean,
+    assert_status,
+    cancel_path,
+    db_exec,
+    order_body,
+    place_order,
+    product_stock,
+    restock,
+    run_check,
+)
+
+
+def _assert_check_names(product_id):
+    proc = run_check()
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, f"check exited 0 on a broken ledger:\n{out}"
+    assert re.search(rf"(?<!\d){product_id}(?!\d)", out), f"check output does not name product {product_id}:\n{out}"
+    return out
+
+
+def _activity(api, admin_api, make_product, customer_token):
+    """Orders, a cancel, a restock and a PUT on a fresh product; returns (product, a live order)."""
+    p = make_product(stock=20)
+    q = make_product(stock=20)
+    o1 = assert_status(place_order(api, order_body((p["id"], 3), (q["id"], 1)), token=customer_token), 201)
+    o2 = assert_status(place_order(api, order_body((p["id"], 2)), token=customer_token), 201)
+    assert_status(api.post(cancel_path(o1["id"]), token=customer_token), 200)
+    restock(admin_api, p["id"], 5)
+    assert_status(admin_api.put(f"/api/v1/products/{q['id']}",
+                                json={"name": q["name"], "price": q["price"], "stock": 7}), 200)
+    o3 = assert_status(place_order(api, order_body((q["id"], 2)), token=customer_token), 201)
+    assert product_stock(api, p["id"]) == 20 - 2 + 5
+    assert product_stock(api, q["id"]) == 5
+    return p, q, o2, o3
+
+
+def test_check_clean_after_activity(api, admin_api, make_product, customer_token):
+    _activity(api, admin_api, make_product, customer_token)
+    assert_check_clean()
+
+
+def test_check_reports_a_stock_changed_behind_the_ledger(api, admin_api, make_product, customer_token):
+    p, _, _, _ = _activity(api, admin_api, make_product, customer_token)
+    pid = int(p["id"])
+    assert_check_clean()
+    db_exec(f"UPDATE products SET stock = stock + 1 WHERE id = {pid}")
+    try:
+        _assert_check_names(pid)
+    finally:
+        db_exec(f"UPDATE products SET stock = stock - 1 WHERE id = {pid}")
+    assert product_stock(api, pid) == 23
+    assert_check_clean()
+
+
+def test_check_reports_an_order_line_that_disagrees_with_the_ledger(api, admin_api, make_product, customer_token):
+    _, q, _, o3 = _activity(api, admin_api, make_product, customer_token)
+    qid, oid = int(q["id"]), int(o3["id"])
+    assert_check_clean()
+    # stock and ledger still agree; the live order's line no longer matches its ledger rows
+    db_exec(f"UPDATE order_items SET quantity = quantity + 1 WHERE order_id = {oid} AND product_id = {qid}")
+    try:
+        _assert_check_names(qid)
+    finally:
+        db_exec(f"UPDATE order_items SET quantity = quantity - 1 WHERE order_id = {oid} AND product_id = {qid}")
+    assert_check_clean()
