@@ -3,6 +3,7 @@
 local token = os.getenv("STOCKROOM_TOKEN")
 local id = tonumber(os.getenv("PRODUCT_FIRST") or "1")
 wrk.method = "POST"
+wrk.path = "/api/v1/orders"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.body = '{"product_id":' .. id .. ',"quantity":1}'

@@ -34,6 +34,7 @@ public final class ResponderPool {
     private var threadIDs: [pthread_t?]
     private var running = 0
     private var stopping = false
+    private var completedRequests: UInt64 = 0
     private let finished = DispatchSemaphore(value: 0)
 
     public init(listener: FastCGIListener, configuration: Configuration, logger: Logger,
@@ -86,8 +87,17 @@ public final class ResponderPool {
     private func setIdle(_ index: Int, _ value: Bool) -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        if value && !idle[index] { completedRequests &+= 1 }
         idle[index] = value
         return stopping
+    }
+
+    /// Requests completed so far and threads waiting for work: a pool that shows neither
+    /// progress nor an idle thread for a whole watchdog period is wedged.
+    public var progress: (completed: UInt64, idleThreads: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (completedRequests, idle.filter { $0 }.count)
     }
 
     private func serve(threadIndex index: Int) {

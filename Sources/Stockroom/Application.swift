@@ -7,6 +7,10 @@ public struct StockroomConfiguration: Sendable {
     public var database: MariaDBConfiguration
     public var sessionLifetimeSeconds: Int64
     public var passwordHasher: PasswordHasher
+    /// Test-only fault injection (STOCKROOM_TEST_HOOKS=1): honours the X-Stockroom-Test-Lock-Delay-Ms
+    /// request header by sleeping while an order holds its row locks. Off unless set; never set it
+    /// in production (the systemd env file does not).
+    public var testHooksEnabled = false
 
     public init(database: MariaDBConfiguration, sessionLifetimeSeconds: Int64 = 86_400,
                 passwordHasher: PasswordHasher = PasswordHasher()) {
@@ -20,6 +24,7 @@ public struct StockroomConfiguration: Sendable {
         if let seconds = environment["STOCKROOM_SESSION_TTL"].flatMap(Int64.init), seconds > 0 {
             configuration.sessionLifetimeSeconds = seconds
         }
+        configuration.testHooksEnabled = environment["STOCKROOM_TEST_HOOKS"] == "1"
         return configuration
     }
 }

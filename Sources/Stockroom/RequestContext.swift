@@ -50,6 +50,15 @@ final class RequestContext {
         guard mediaType == "application/json" else { throw HTTPError.unsupportedMediaType }
     }
 
+    /// Test hook (only with STOCKROOM_TEST_HOOKS=1): how long an order sleeps holding its row locks.
+    var testLockDelayMicroseconds: UInt32? {
+        guard application.configuration.testHooksEnabled,
+              let text = request.parameters["HTTP_X_STOCKROOM_TEST_LOCK_DELAY_MS"], let ms = UInt32(text), ms <= 60_000 else {
+            return nil
+        }
+        return ms * 1000
+    }
+
     /// Endpoints that take no body still refuse an oversized or non-JSON one.
     func checkNoBodyRequest() throws {
         if request.bodyStatus == .tooLarge { throw HTTPError.payloadTooLarge }

@@ -49,9 +49,15 @@ struct StockroomFCGI: ParsableCommand {
         }
         pool.start()
         logger.info("listening", metadata: ["socket": "\(settings.socketPath)", "threads": "\(settings.threadCount)"])
+        let systemd = SystemdNotifier(environment: environment)
+        systemd.notify("READY=1\nSTATUS=listening on \(settings.socketPath) with \(settings.threadCount) threads")
+        if let interval = systemd.watchdogPingInterval {
+            Watchdog.start(interval: interval, pool: pool, notifier: systemd, logger: logger)
+        }
 
         let received = ProcessSignals.wait(for: shutdownSignals)
         logger.info("stopping: finishing in-flight requests", metadata: ["signal": "\(received)"])
+        systemd.notify("STOPPING=1")
         let clean = pool.shutdown(timeout: settings.shutdownTimeoutSeconds)
         if clean {
             logger.info("stopped")

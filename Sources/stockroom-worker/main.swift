@@ -38,9 +38,17 @@ struct StockroomWorker: ParsableCommand {
         let database = MariaDBSession(configuration: .fromEnvironment(environment), logger: logger)
         let processor = OrderProcessor(database: database, settings: .fromEnvironment(environment), logger: logger)
         logger.info("started", metadata: ["poll.interval": "\(pollInterval)"])
+        let systemd = SystemdNotifier(environment: environment)
+        systemd.notify("READY=1")
+        var lastPing = Date()
         var lastPurge = Date.distantPast
         var databaseWasDown = false
         while !stopRequested.isSet {
+            // The loop itself is the heartbeat: a wedged loop stops pinging and systemd restarts it.
+            if let interval = systemd.watchdogPingInterval, Date().timeIntervalSince(lastPing) >= interval {
+                systemd.notify("WATCHDOG=1")
+                lastPing = Date()
+            }
             do {
                 if Date().timeIntervalSince(lastPurge) > 60 {
                     try processor.purgeExpired()
@@ -60,6 +68,7 @@ struct StockroomWorker: ParsableCommand {
                 stopRequested.wait(seconds: 1)
             }
         }
+        systemd.notify("STOPPING=1")
         database.close()
         logger.info("stopped")
     }

@@ -113,3 +113,34 @@ def test_two_workers_process_each_order_exactly_once(url, api, make_product, new
     counts = _processed_counts()
     wrong = {i: counts[i] for i in ids if counts[i] != 1}
     assert not wrong, f"'Order #<id> processed' lines per id (want exactly 1): {wrong}"
+
+
+def test_worker_stops_cleanly_on_sigterm_and_is_restarted():
+    import signal
+
+    d = stack_dir()
+    pid = read_pid(d / "worker-1.pid")
+    assert pid is not None and pid_alive(pid)
+    log = d / "worker-1.log"
+    before = log.stat().st_size
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    text = ""
+    while time.monotonic() < deadline:
+        with open(log, "rb") as f:
+            f.seek(before)
+            text = f.read().decode("utf-8", "replace")
+        if re.search(r"stockroom-worker exit(ed)? (\(status|status) 0", text) or "exit status 0" in text:
+            break
+        time.sleep(0.1)
+    assert "stopped" in text, f"no clean stop logged after SIGTERM:\n{text[-2000:]}"
+    assert re.search(r"status 0\b", text), f"worker did not exit 0:\n{text[-2000:]}"
+    # The supervisor brings a new worker up (the stack is meant to keep one running).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        new = read_pid(d / "worker-1.pid")
+        if new and new != pid and pid_alive(new):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("worker-1 was not restarted after its clean exit")

@@ -1,3 +1,4 @@
+import Glibc
 import MariaDB
 
 /// The order transaction. Everything that needs no lock happens before the first one: validation,
@@ -17,8 +18,9 @@ enum OrderPlacement {
         }
         let now = Timestamp.now()
         do {
+            let lockDelay = context.testLockDelayMicroseconds
             let (order, lockedAt) = try database.transaction { connection in
-                try insert(request, idempotencyKey: idempotencyKey, user: user, at: now, connection)
+                try insert(request, idempotencyKey: idempotencyKey, user: user, at: now, lockDelay: lockDelay, connection)
             }
             // From the first row lock to the end of COMMIT: what every other buyer of these products waits on.
             context.application.metrics.orderPlaced(lockHeldNanoseconds: RequestHandler.monotonicNanoseconds() - lockedAt)
@@ -49,7 +51,7 @@ enum OrderPlacement {
     }
 
     private static func insert(_ request: OrderRequest, idempotencyKey: String?, user: User, at now: Timestamp,
-                               _ connection: MariaDBConnection) throws -> (Order, lockedAt: Int64) {
+                               lockDelay: UInt32?, _ connection: MariaDBConnection) throws -> (Order, lockedAt: Int64) {
         let orderID = Int64(try connection.query(
             "INSERT INTO orders (user_id, status, created_at, updated_at) VALUES (?, 'pending', ?, ?)",
             [.int(user.id), .string(now.databaseText), .string(now.databaseText)]).lastInsertID)
@@ -65,6 +67,7 @@ enum OrderPlacement {
         let rows = try connection.query(
             "SELECT id, name, price, stock FROM products WHERE id IN (\(placeholders(ids.count))) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
             ids.map { .int($0) }).rows
+        if let lockDelay { usleep(lockDelay) }  // test hook: a crash or stop while the rows are locked
         var products: [Int64: (name: String, price: Money, stock: Int64)] = [:]
         for row in rows {
             guard let id = row.int(0), let name = row.string(1), let price = row.string(2).flatMap(Money.init(decimalText:)),
