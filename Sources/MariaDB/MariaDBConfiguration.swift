@@ -12,6 +12,9 @@ public struct MariaDBConfiguration: Sendable {
     public var writeTimeout: UInt32
     /// Per-session `innodb_lock_wait_timeout` in seconds, so no request waits forever on a row lock.
     public var lockWaitTimeout: UInt32
+    /// READ COMMITTED instead of the default REPEATABLE READ: for a claimer (the order worker) whose
+    /// locking reads must not take gap locks that would block concurrent inserts.
+    public var readCommitted = false
 
     public init(
         unixSocket: String? = nil, host: String = "localhost", port: UInt32 = 3306,

@@ -36,6 +36,9 @@ public final class MariaDBConnection {
         // Session settings from configuration numbers, never from request input.
         stockroom_mysql_set_string_option(handle, MYSQL_INIT_COMMAND,
             "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION', innodb_lock_wait_timeout = \(configuration.lockWaitTimeout)")
+        if configuration.readCommitted {
+            stockroom_mysql_set_string_option(handle, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        }
         let connected = mysql_real_connect(
             handle,
             configuration.unixSocket == nil ? configuration.host : nil,

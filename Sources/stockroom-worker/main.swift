@@ -35,7 +35,10 @@ struct StockroomWorker: ParsableCommand {
 
         MariaDBConnection.initializeLibrary()
         MariaDBConnection.initializeThread()
-        let database = MariaDBSession(configuration: .fromEnvironment(environment), logger: logger)
+        var databaseConfiguration = MariaDBConfiguration.fromEnvironment(environment)
+        // The claim's FOR UPDATE would otherwise gap-lock the orders_status index and hold up new orders.
+        databaseConfiguration.readCommitted = true
+        let database = MariaDBSession(configuration: databaseConfiguration, logger: logger)
         let processor = OrderProcessor(database: database, settings: .fromEnvironment(environment), logger: logger)
         logger.info("started", metadata: ["poll.interval": "\(pollInterval)"])
         let systemd = SystemdNotifier(environment: environment)

@@ -11,6 +11,13 @@ enum OrderPlacement {
         let replayed: Bool
     }
 
+    /// A committed order and when (monotonic ns) its first lock was requested and granted.
+    private struct Placed {
+        let order: Order
+        let lockRequestedAt: Int64
+        let lockedAt: Int64
+    }
+
     static func place(_ request: OrderRequest, idempotencyKey: String?, user: User, context: RequestContext) throws -> Outcome {
         let database = context.database
         if let key = idempotencyKey, let stored = try storedOrder(key: key, request: request, user: user, database: database) {
@@ -19,12 +26,14 @@ enum OrderPlacement {
         let now = Timestamp.now()
         do {
             let lockDelay = context.testLockDelayMicroseconds
-            let (order, lockedAt) = try database.transaction { connection in
+            let placed = try database.transaction { connection in
                 try insert(request, idempotencyKey: idempotencyKey, user: user, at: now, lockDelay: lockDelay, connection)
             }
-            // From the first row lock to the end of COMMIT: what every other buyer of these products waits on.
-            context.application.metrics.orderPlaced(lockHeldNanoseconds: RequestHandler.monotonicNanoseconds() - lockedAt)
-            return Outcome(order: order, replayed: false)
+            // Waiting for the rows, then holding them to the end of COMMIT (what other buyers wait on).
+            context.application.metrics.orderPlaced(
+                lockWaitNanoseconds: placed.lockedAt - placed.lockRequestedAt,
+                lockHeldNanoseconds: RequestHandler.monotonicNanoseconds() - placed.lockedAt)
+            return Outcome(order: placed.order, replayed: false)
         } catch let error as MariaDBError where error.code == .duplicateKey && idempotencyKey != nil {
             // A concurrent request with this key committed first: we waited on its key row; replay it.
             guard let stored = try storedOrder(key: idempotencyKey!, request: request, user: user, database: database) else {
@@ -51,7 +60,7 @@ enum OrderPlacement {
     }
 
     private static func insert(_ request: OrderRequest, idempotencyKey: String?, user: User, at now: Timestamp,
-                               lockDelay: UInt32?, _ connection: MariaDBConnection) throws -> (Order, lockedAt: Int64) {
+                               lockDelay: UInt32?, _ connection: MariaDBConnection) throws -> Placed {
         let orderID = Int64(try connection.query(
             "INSERT INTO orders (user_id, status, created_at, updated_at) VALUES (?, 'pending', ?, ?)",
             [.int(user.id), .string(now.databaseText), .string(now.databaseText)]).lastInsertID)
@@ -62,11 +71,14 @@ enum OrderPlacement {
                 [.int(user.id), .string(key), .bytes(request.fingerprint), .int(orderID), .string(now.databaseText)])
         }
         let ids = request.lines.map(\.productID)
-        let lockedAt = RequestHandler.monotonicNanoseconds()
+        let lockRequestedAt = RequestHandler.monotonicNanoseconds()
         // First lock: rows in ascending id order (the IN list is sorted; InnoDB scans the primary key).
         let rows = try connection.query(
             "SELECT id, name, price, stock FROM products WHERE id IN (\(placeholders(ids.count))) AND deleted_at IS NULL ORDER BY id FOR UPDATE",
             ids.map { .int($0) }).rows
+        // From here to the end of COMMIT the rows are ours: that is the hold time other buyers wait on.
+        let lockedAt = RequestHandler.monotonicNanoseconds()
+
         if let lockDelay { usleep(lockDelay) }  // test hook: a crash or stop while the rows are locked
         var products: [Int64: (name: String, price: Money, stock: Int64)] = [:]
         for row in rows {
@@ -76,11 +88,13 @@ enum OrderPlacement {
         }
         var lines: [Order.Line] = []
         var total: Int64 = 0
+        // A missing product is reported before any shortage: the order names something that is not for sale.
+        if let missing = request.lines.first(where: { products[$0.productID] == nil }) {
+            throw HTTPError(404, "product_not_found", "Product \(missing.productID) does not exist.",
+                            extra: [("product_id", .number(String(missing.productID)))])
+        }
         for line in request.lines {
-            guard let product = products[line.productID] else {
-                throw HTTPError(404, "product_not_found", "Product \(line.productID) does not exist.",
-                                extra: [("product_id", .number(String(line.productID)))])
-            }
+            let product = products[line.productID]!
             guard product.stock >= line.quantity else {
                 throw HTTPError(409, "insufficient_stock", "Not enough stock for product \(line.productID).",
                                 extra: [("product_id", .number(String(line.productID))), ("available", .number(String(product.stock)))])
@@ -103,7 +117,8 @@ enum OrderPlacement {
             lines.flatMap { [.int(orderID), .int($0.productID), .string($0.name), .int($0.quantity),
                              .string($0.unitPrice.description), .string($0.lineTotal.description)] })
         try StockLedger.append(connection, changes: lines.map { ($0.productID, -$0.quantity) }, reason: .order, orderID: orderID, at: now)
-        return (Order(id: orderID, userID: user.id, status: .pending, lines: lines, createdAt: now, updatedAt: now), lockedAt)
+        return Placed(order: Order(id: orderID, userID: user.id, status: .pending, lines: lines, createdAt: now, updatedAt: now),
+                      lockRequestedAt: lockRequestedAt, lockedAt: lockedAt)
     }
 }
 

@@ -45,7 +45,19 @@ enum OrderResource {
         let user = try context.authenticatedUser()
         try context.checkNoBodyRequest()
         let now = Timestamp.now()
-        try context.database.transaction { connection in
+        do {
+            try giveBack(orderID: ids[0], user: user, at: now, database: context.database)
+        } catch let error as MariaDBError where error.code == .checkConstraintViolated {
+            throw HTTPError(409, "order_not_cancellable", "Cancelling would take a product's stock above \(Product.maximumStock).")
+        }
+        guard let order = try OrderStore.find(id: ids[0], database: context.database) else { throw orderNotFound }
+        context.logger.info("order cancelled", metadata: ["order.id": "\(ids[0])"])
+        return .json(200, order.json)
+    }
+
+    private static func giveBack(orderID: Int64, user: User, at now: Timestamp, database: MariaDBSession) throws {
+        let ids = [orderID]
+        try database.transaction { connection in
             guard let row = try connection.query("SELECT user_id, status FROM orders WHERE id = ? FOR UPDATE", [.int(ids[0])]).first,
                   let owner = row.int(0), owner == user.id || user.role == .admin else { throw orderNotFound }
             guard row.string(1) != Order.Status.cancelled.rawValue else {
@@ -62,8 +74,5 @@ enum OrderResource {
                                  [.string(now.databaseText), .int(ids[0])])
             try StockLedger.append(connection, changes: lines, reason: .cancel, orderID: ids[0], at: now)
         }
-        guard let order = try OrderStore.find(id: ids[0], database: context.database) else { throw orderNotFound }
-        context.logger.info("order cancelled", metadata: ["order.id": "\(ids[0])"])
-        return .json(200, order.json)
     }
 }

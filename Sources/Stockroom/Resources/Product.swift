@@ -38,6 +38,12 @@ struct Product {
 
     static let maximumStock: Int64 = 1_000_000_000
 
+    /// The body of POST and PUT: all three fields, validated.
+    static func fields(from context: RequestContext) throws -> (name: String, price: Money, stock: Int64) {
+        let body = try context.jsonBody(allowed: ["name", "price", "stock"])
+        return (try validatedName(body), try body.money("price"), try body.integer("stock", in: 0...maximumStock))
+    }
+
     /// name 1..255 characters, not only white space.
     static func validatedName(_ body: ObjectReader) throws -> String {
         let name = try body.string("name")

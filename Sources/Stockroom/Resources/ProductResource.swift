@@ -41,10 +41,7 @@ enum ProductResource {
 
     static func create(_ context: RequestContext, _: [Int64]) throws -> Response {
         _ = try context.requireAdmin()
-        let body = try context.jsonBody(allowed: ["name", "price", "stock"])
-        let name = try Product.validatedName(body)
-        let price = try body.money("price")
-        let stock = try body.integer("stock", in: 0...Product.maximumStock)
+        let (name, price, stock) = try Product.fields(from: context)
         let now = Timestamp.now()
         let id = try context.database.transaction { connection -> Int64 in
             let id = Int64(try connection.query(
@@ -61,10 +58,7 @@ enum ProductResource {
 
     static func replace(_ context: RequestContext, _ ids: [Int64]) throws -> Response {
         _ = try context.requireAdmin()
-        let body = try context.jsonBody(allowed: ["name", "price", "stock"])
-        let name = try Product.validatedName(body)
-        let price = try body.money("price")
-        let stock = try body.integer("stock", in: 0...Product.maximumStock)
+        let (name, price, stock) = try Product.fields(from: context)
         let now = Timestamp.now()
         let product = try context.database.transaction { connection -> Product in
             guard var product = try lockedProduct(connection, id: ids[0]) else { throw productNotFound }

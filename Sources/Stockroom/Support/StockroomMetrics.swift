@@ -11,6 +11,7 @@ public final class StockroomMetrics: @unchecked Sendable {
     private let ordersPlaced: CoreMetrics.Counter
     private let stockConflicts: CoreMetrics.Counter
     private let lockHold: CoreMetrics.Timer
+    private let lockWait: CoreMetrics.Timer
 
     /// Bootstraps the global metrics system once per process with a Prometheus registry.
     public static func bootstrap() -> StockroomMetrics {
@@ -33,6 +34,7 @@ public final class StockroomMetrics: @unchecked Sendable {
         ordersPlaced = CoreMetrics.Counter(label: "stockroom_orders_placed_total")
         stockConflicts = CoreMetrics.Counter(label: "stockroom_stock_conflicts_total")
         lockHold = CoreMetrics.Timer(label: "stockroom_order_lock_hold_seconds")
+        lockWait = CoreMetrics.Timer(label: "stockroom_order_lock_wait_seconds")
     }
 
     func request(route: String, method: String, status: Int, nanoseconds: Int64) {
@@ -47,8 +49,9 @@ public final class StockroomMetrics: @unchecked Sendable {
     }
 
     public func transactionRetried() { transactionRetries.increment() }
-    func orderPlaced(lockHeldNanoseconds: Int64) {
+    func orderPlaced(lockWaitNanoseconds: Int64, lockHeldNanoseconds: Int64) {
         ordersPlaced.increment()
+        lockWait.recordNanoseconds(lockWaitNanoseconds)
         lockHold.recordNanoseconds(lockHeldNanoseconds)
     }
     func stockConflict() { stockConflicts.increment() }
