@@ -141,11 +141,17 @@ public final class ResponderPool {
     /// refusing a body over the limit before allocating anything for it.
     private func read(_ request: UnsafeMutablePointer<FCGX_Request>) -> FastCGIRequest {
         var parameters: [String: String] = [:]
+        parameters.reserveCapacity(48)
         if var entry = request.pointee.envp {
+            // Split NAME=value at the byte level; String(cString:) + Character search costs far more.
             while let pair = entry.pointee {
-                let text = String(cString: pair)
-                if let equals = text.firstIndex(of: "=") {
-                    parameters[String(text[..<equals])] = String(text[text.index(after: equals)...])
+                let length = strlen(pair)
+                pair.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
+                    let all = UnsafeBufferPointer(start: bytes, count: length)
+                    if let equals = all.firstIndex(of: UInt8(ascii: "=")) {
+                        let name = String(decoding: UnsafeBufferPointer(rebasing: all[..<equals]), as: UTF8.self)
+                        parameters[name] = String(decoding: UnsafeBufferPointer(rebasing: all[(equals + 1)...]), as: UTF8.self)
+                    }
                 }
                 entry += 1
             }

@@ -23,24 +23,36 @@ public struct Timestamp: Equatable, Comparable, Sendable {
         return broken
     }
 
-    private static func pad(_ value: Int32, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+    /// Writes `YYYY-MM-DD`, `separator`, `hh:mm:ss` as ASCII digits.
+    private func formatted(separator: UInt8, suffix: UInt8?) -> String {
+        let t = fields()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20)
+        func digits(_ value: Int32, _ width: Int) {
+            var divisor: Int32 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(0x30 + (rest / divisor) % 10))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(t.tm_year + 1900, 4); bytes.append(UInt8(ascii: "-"))
+        digits(t.tm_mon + 1, 2); bytes.append(UInt8(ascii: "-"))
+        digits(t.tm_mday, 2); bytes.append(separator)
+        digits(t.tm_hour, 2); bytes.append(UInt8(ascii: ":"))
+        digits(t.tm_min, 2); bytes.append(UInt8(ascii: ":"))
+        digits(t.tm_sec, 2)
+        if let suffix { bytes.append(suffix) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `2026-01-09 14:06:33`, for DATETIME parameters (the session time zone is UTC).
-    public var databaseText: String {
-        let t = fields()
-        return "\(Self.pad(t.tm_year + 1900, 4))-\(Self.pad(t.tm_mon + 1, 2))-\(Self.pad(t.tm_mday, 2)) "
-            + "\(Self.pad(t.tm_hour, 2)):\(Self.pad(t.tm_min, 2)):\(Self.pad(t.tm_sec, 2))"
-    }
+    public var databaseText: String { formatted(separator: UInt8(ascii: " "), suffix: nil) }
 
     /// `2026-01-09T14:06:33Z`
-    public var rfc3339: String {
-        var text = databaseText
-        text = text.replacingOccurrences(of: " ", with: "T")
-        return text + "Z"
-    }
+    public var rfc3339: String { formatted(separator: UInt8(ascii: "T"), suffix: UInt8(ascii: "Z")) }
 
     /// Parses DATETIME text as returned by MariaDB (`YYYY-MM-DD hh:mm:ss[.ffffff]`).
     public init?(databaseText text: String) {
@@ -65,11 +77,5 @@ public struct Timestamp: Equatable, Comparable, Sendable {
         broken.tm_min = minute
         broken.tm_sec = second
         secondsSinceEpoch = Int64(timegm(&broken))
-    }
-}
-
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
