@@ -17,7 +17,10 @@
 # Environment: STACK_DIR, PORT (8080), STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
 #              STOCKROOM_WORKERS (1; 0 runs none), BIN_DIR (<repo>/.build/release), LOG_LEVEL;
 #              for the workers, when set: STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH,
-#              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change).
+#              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change);
+#              for the responders, when set (test stacks only; `up` restarts running responders when
+#              these change): STOCKROOM_TEST_HOOKS (1 enables the test-only fault hooks, e.g. the
+#              X-Stockroom-Test-Lock-Delay-Ms header), STOCKROOM_LOCK_WAIT_TIMEOUT (seconds).
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
@@ -57,6 +60,10 @@ set_paths() {
     done
     [[ -z "${STOCKROOM_WORKER_BATCH:-}" || "$STOCKROOM_WORKER_BATCH" =~ ^[1-9][0-9]*$ ]] \
         || die "STOCKROOM_WORKER_BATCH must be a positive integer (got '$STOCKROOM_WORKER_BATCH')"
+    [[ -z "${STOCKROOM_TEST_HOOKS:-}" || "$STOCKROOM_TEST_HOOKS" =~ ^[01]$ ]] \
+        || die "STOCKROOM_TEST_HOOKS must be 0 or 1 (got '$STOCKROOM_TEST_HOOKS')"
+    [[ -z "${STOCKROOM_LOCK_WAIT_TIMEOUT:-}" || "$STOCKROOM_LOCK_WAIT_TIMEOUT" =~ ^[1-9][0-9]*$ ]] \
+        || die "STOCKROOM_LOCK_WAIT_TIMEOUT must be a positive whole number of seconds (got '$STOCKROOM_LOCK_WAIT_TIMEOUT')"
     mkdir -p "$STACK_DIR"
     STACK_DIR="$(cd "$STACK_DIR" && pwd -P)"
     case "$BIN_DIR" in /*) ;; *) BIN_DIR="$REPO/$BIN_DIR" ;; esac
@@ -67,6 +74,7 @@ set_paths() {
     DB_LOG="$STACK_DIR/mariadb.log"
     ENV_FILE="$STACK_DIR/env"
     WORKER_ENV_FILE="$STACK_DIR/worker.env"
+    RESPONDER_ENV_FILE="$STACK_DIR/responder.env"
     NGINX_PREFIX="$STACK_DIR/nginx"
     NGINX_CONF="$NGINX_PREFIX/nginx.conf"
     NGINX_ERROR_LOG="$NGINX_PREFIX/error.log"
@@ -459,10 +467,17 @@ cmd_supervise_worker() {
     exit 0
 }
 
-# Run before every start, so a restarted process runs with what the last `up` wrote.
+# Run before every start, so a restarted process runs with what the last `up` wrote: the stack's
+# environment plus the responder settings of the last `up` (none inherited from the `up` that
+# started this supervisor: the file alone decides).
 responder_env() {
+    unset STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT
     # shellcheck disable=SC1090
     . "$ENV_FILE"
+    if [[ -r "$RESPONDER_ENV_FILE" ]]; then
+        # shellcheck disable=SC1090
+        . "$RESPONDER_ENV_FILE"
+    fi
     export STOCKROOM_SOCKET="$STACK_DIR/fcgi-$1.sock"
     rm -f "$STOCKROOM_SOCKET"
 }
@@ -597,6 +612,45 @@ stop_supervised() {
     done
 }
 
+# The test-only responder settings `up` was given, as the lines of $RESPONDER_ENV_FILE (none when
+# unset, which is the default: they never reach $ENV_FILE, stockroomctl or a production install).
+responder_settings() {
+    local v
+    for v in STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT; do
+        [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"
+    done
+    return 0
+}
+
+# Writes $RESPONDER_ENV_FILE; true when the settings differ from the ones the running responders use.
+write_responder_env() {
+    local old="" new
+    [[ -r "$RESPONDER_ENV_FILE" ]] && old="$(grep -v '^#' "$RESPONDER_ENV_FILE" || true)"
+    new="$(responder_settings)"
+    {
+        printf '# Test-only responder settings of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
+        [[ -z "$new" ]] || printf '%s\n' "$new"
+    } >"$RESPONDER_ENV_FILE.tmp"
+    mv "$RESPONDER_ENV_FILE.tmp" "$RESPONDER_ENV_FILE"
+    [[ "$old" != "$new" ]]
+}
+
+# Before the responders are started: when the responder settings changed, the running responders
+# 1..STOCKROOM_PROCESSES are stopped here so that start_responder starts them with the new ones.
+restart_changed_responders() {
+    local i
+    local -a running=()
+    for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do
+        if supervisor_pid "$i" >/dev/null || fcgi_pid "$i" >/dev/null; then running+=("$i"); fi
+    done
+    if write_responder_env && (( ${#running[@]} )); then
+        local now
+        now="$(responder_settings | sed 's/^export //' | paste -sd ' ' -)"
+        log "responder settings changed (now: ${now:-the defaults}); restarting responders ${running[*]}"
+        stop_responders "${running[@]}"
+    fi
+}
+
 # ---------------------------------------------------------------------------- workers
 
 # The worker settings `up` was given, as the lines of $WORKER_ENV_FILE (none when unset).
@@ -697,7 +751,7 @@ render_nginx() {
     if (( EUID == 0 )); then user="root root"; else user="$(id -un) $(id -gn)"; fi
     for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do
         local s
-        s="$(sed_escape "server unix:$STACK_DIR/fcgi-$i.sock;")"
+        s="$(sed_escape "server unix:$STACK_DIR/fcgi-$i.sock max_fails=1 fail_timeout=2s;")"
         if [[ -z "$up_inline" ]]; then up_line="\\1$s"; up_inline="$s"
         else up_line="$up_line\\n\\1$s"; up_inline="$up_inline $s"; fi
     done
@@ -830,6 +884,7 @@ cmd_up() {
     fi
     [[ -r "$TEMPLATE" ]] || die "$TEMPLATE not found"
     prepare_db
+    restart_changed_responders
     local i
     local -A log_size=()
     for ((i = 1; i <= STOCKROOM_PROCESSES; i++)); do

@@ -140,7 +140,7 @@ fi
 # --- nginx -----------------------------------------------------------------------
 upstream_servers=""
 for ((i = 1; i <= PROCESSES; i++)); do
-    upstream_servers+="server unix:/run/stockroom/fcgi-$i.sock;"$'\n'
+    upstream_servers+="server unix:/run/stockroom/fcgi-$i.sock max_fails=1 fail_timeout=2s;"$'\n'
 done
 nginx_dir=$DESTDIR/etc/nginx
 install -d -m 0755 "$nginx_dir/snippets" "$nginx_dir/sites-available" "$nginx_dir/sites-enabled"

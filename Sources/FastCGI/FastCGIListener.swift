@@ -7,13 +7,16 @@ import Glibc
 public final class FastCGIListener {
     public let path: String
     public let fileDescriptor: Int32
-    private var isOpen = true
+    private let receiveTimeout: Int
 
     public struct OpenError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    public init(path: String, group: String? = nil, backlog: Int32 = 1024) throws {
+    /// `receiveTimeout`: seconds an accepted connection may stay silent while the responder waits to
+    /// read from it. nginx closes its idle kept-alive connections sooner (keepalive_timeout 2 s);
+    /// this bounds a peer that sends half a request and stops, which would otherwise pin a thread.
+    public init(path: String, group: String? = nil, backlog: Int32 = 1024, receiveTimeout: Int = 3) throws {
         if FCGX_Init() != 0 { throw OpenError(description: "FCGX_Init failed") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -57,6 +60,25 @@ public final class FastCGIListener {
         }
         self.path = path
         self.fileDescriptor = fd
+        self.receiveTimeout = receiveTimeout
+    }
+
+    /// Bounds how long a read on an accepted connection may wait (unix sockets do not inherit it).
+    public func applyReceiveTimeout(to connection: Int32) {
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// First step of a stop: remove the socket's name, so new connects fail at once (nginx then
+    /// tries another responder, safely even for a POST) while connections already queued are served.
+    public func stopListening() {
+        unlink(path)
+    }
+
+    /// Whether connections are waiting in the listen backlog.
+    public var hasPendingConnections: Bool {
+        var entry = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0 && entry.revents & Int16(POLLIN) != 0
     }
 
     /// Wakes every thread blocked in accept() and makes further accepts fail.

@@ -23,7 +23,7 @@ public struct FastCGIRequest: Sendable {
     /// The path without the query string, as nginx received it (before any rewrite).
     public var path: String {
         let uri = parameters["REQUEST_URI"] ?? parameters["DOCUMENT_URI"] ?? "/"
-        if let question = uri.firstIndex(of: "?") { return String(uri[..<question]) }
+        if let question = uri.utf8.firstIndex(of: UInt8(ascii: "?")) { return String(uri[..<question]) }
         return uri
     }
 
@@ -47,21 +47,40 @@ public struct FastCGIResponse: Sendable {
     /// Status line, headers and body in one buffer, so the response is written with one call.
     public func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(128 + body.count)
-        bytes.append(contentsOf: "Status: \(status) \(Self.reason(for: status))\r\n".utf8)
+        bytes.reserveCapacity(160 + body.count)
+        bytes.append(contentsOf: Self.statusLine(for: status))
         for header in headers {
             bytes.append(contentsOf: header.name.utf8)
-            bytes.append(contentsOf: ": ".utf8)
+            bytes.append(UInt8(ascii: ":"))
+            bytes.append(UInt8(ascii: " "))
             bytes.append(contentsOf: header.value.utf8)
-            bytes.append(contentsOf: "\r\n".utf8)
+            bytes.append(0x0D)
+            bytes.append(0x0A)
         }
         if status != 204 && status != 304 {
-            bytes.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+            bytes.append(contentsOf: "Content-Length: ".utf8)
+            Self.appendDecimal(body.count, to: &bytes)
+            bytes.append(0x0D)
+            bytes.append(0x0A)
         }
-        bytes.append(contentsOf: "\r\n".utf8)
+        bytes.append(0x0D)
+        bytes.append(0x0A)
         bytes.append(contentsOf: body)
         return bytes
     }
+
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value >= 10 { appendDecimal(value / 10, to: &bytes) }
+        bytes.append(UInt8(value % 10) + 0x30)
+    }
+
+    /// `Status: 200 OK\r\n`, made once per status code.
+    private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues:
+        [200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503].map { ($0, line(for: $0)) })
+
+    private static func line(for status: Int) -> [UInt8] { Array("Status: \(status) \(reason(for: status))\r\n".utf8) }
+
+    static func statusLine(for status: Int) -> [UInt8] { statusLines[status] ?? line(for: status) }
 
     static func reason(for status: Int) -> String {
         switch status {

@@ -16,9 +16,14 @@ public final class ResponderPool {
     public struct Configuration: Sendable {
         public var threadCount: Int
         public var maxBodyBytes: Int
-        public init(threadCount: Int, maxBodyBytes: Int = 64 * 1024) {
+        /// The FastCGI parameters the application reads; only these are copied out of libfcgi
+        /// (nil: all). Copying ~35 nginx parameters into a dictionary was a third of a request's cost.
+        public var parameterNames: Set<String>?
+
+        public init(threadCount: Int, maxBodyBytes: Int = 64 * 1024, parameterNames: Set<String>? = nil) {
             self.threadCount = threadCount
             self.maxBodyBytes = maxBodyBytes
+            self.parameterNames = parameterNames
         }
     }
 
@@ -36,6 +41,8 @@ public final class ResponderPool {
     private var stopping = false
     private var completedRequests: UInt64 = 0
     private let finished = DispatchSemaphore(value: 0)
+    /// `parameterNames` as bytes, grouped by length, for matching names without making Strings.
+    private let wantedNames: [Int: [[UInt8]]]?
 
     public init(listener: FastCGIListener, configuration: Configuration, logger: Logger,
                 makeResponder: @escaping (Int) -> FastCGIResponder) {
@@ -45,6 +52,10 @@ public final class ResponderPool {
         self.makeResponder = makeResponder
         self.idle = Array(repeating: false, count: configuration.threadCount)
         self.threadIDs = Array(repeating: nil, count: configuration.threadCount)
+        self.wantedNames = configuration.parameterNames.map { names in
+            Dictionary(grouping: names.map { Array($0.utf8) }, by: \.count)
+        }
+        assert(configuration.parameterNames.map { $0.contains("CONTENT_LENGTH") } ?? true, "the pool needs CONTENT_LENGTH")
     }
 
     public func start() {
@@ -60,20 +71,36 @@ public final class ResponderPool {
         }
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits up to `timeout` seconds for every
-    /// thread to end. Returns whether they all did.
+    /// How long threads keep serving kept-alive connections after the listener closes: longer than
+    /// nginx's upstream `keepalive_timeout` (2 s), so nginx closes its idle connections itself and
+    /// never sends a request into one that is being closed.
+    public static let keepAliveGrace = 3.0
+
+    /// Stops in order: the socket's name goes first (no new connections), queued connections are
+    /// accepted and served, then the listener closes; kept-alive connections are served for
+    /// `keepAliveGrace`, then idle threads are woken. Waits up to `timeout` seconds in all for every
+    /// thread to end and returns whether they all did.
     public func shutdown(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        listener.stopListening()
+        let backlogDeadline = Date().addingTimeInterval(min(1, timeout / 4))
+        while listener.hasPendingConnections && Date() < backlogDeadline {
+            usleep(5_000)
+        }
         lock.lock()
         stopping = true
         lock.unlock()
         listener.stopAccepting()
-        let deadline = Date().addingTimeInterval(timeout)
+        let graceEnd = Date().addingTimeInterval(min(Self.keepAliveGrace, timeout / 2))
         while Date() < deadline {
             lock.lock()
             let remaining = running
-            // Threads waiting on an idle kept-alive connection only notice through a signal.
-            for index in 0..<idle.count where idle[index] {
-                if let id = threadIDs[index] { pthread_kill(id, Self.wakeupSignal) }
+            // After the grace period, threads still waiting on an idle kept-alive connection only
+            // notice the stop through a signal.
+            if Date() >= graceEnd {
+                for index in 0..<idle.count where idle[index] {
+                    if let id = threadIDs[index] { pthread_kill(id, Self.wakeupSignal) }
+                }
             }
             lock.unlock()
             if remaining == 0 { return true }
@@ -82,6 +109,12 @@ public final class ResponderPool {
         lock.lock()
         defer { lock.unlock() }
         return running == 0
+    }
+
+    private var isStopping: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopping
     }
 
     private func setIdle(_ index: Int, _ value: Bool) -> Bool {
@@ -105,20 +138,54 @@ public final class ResponderPool {
         threadIDs[index] = pthread_self()
         lock.unlock()
         let responder = makeResponder(index)
+        let scratch = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 4096)
+        defer { scratch.deallocate() }
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         request.initialize(to: FCGX_Request())
-        FCGX_InitRequest(request, listener.fileDescriptor, 0)
+        // libfcgi is given no listening socket: connections are accepted here, so each gets a
+        // receive timeout before libfcgi reads from it (libfcgi's own accept offers no hook for that).
+        // When a connection ends, FCGX_Accept_r's accept on -1 fails at once and the loop comes back here.
+        FCGX_InitRequest(request, -1, 0)
         while true {
-            if setIdle(index, true) { break }
+            let stopping = setIdle(index, true)
+            if request.pointee.ipcFd < 0 {
+                let connection = accept(listener.fileDescriptor, nil, nil)
+                if connection < 0 {
+                    let error = errno
+                    if stopping || isStopping { break }
+                    if error != EINTR && error != ECONNABORTED {
+                        logger.warning("accept failed", metadata: ["errno": "\(error)"])
+                        usleep(10_000)
+                    }
+                    continue
+                }
+                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                listener.applyReceiveTimeout(to: connection)
+                request.pointee.ipcFd = connection
+                // FCGX_Accept_r first finishes the "previous" request and would close this fd
+                // unless the connection counts as kept.
+                request.pointee.keepConnection = 1
+                // "Detached" makes libfcgi close the connection plainly instead of half-closing it
+                // and waiting up to 2 s for the peer: the body is always drained here, and a silent
+                // peer (timed out) must not hold the thread for 2 s more.
+                request.pointee.detached = 1
+            }
+            // Even when stopping, go on into FCGX_Accept_r: it serves the next request on a
+            // kept-alive connection, and fails once that connection is gone.
             let accepted = FCGX_Accept_r(request)
-            let stopping = setIdle(index, false)
+            let stoppingNow = setIdle(index, false)
             if accepted < 0 {
-                if stopping { break }
-                logger.warning("FCGX_Accept_r failed", metadata: ["errno": "\(-accepted)"])
-                usleep(10_000)
+                if stoppingNow && request.pointee.ipcFd < 0 { break }
+                continue  // the connection ended (closed, timed out, or garbage): accept the next
+            }
+            if FCGX_GetError(request.pointee.in) != 0 {
+                // libfcgi hands over a request whose parameters were cut off by a read error (the
+                // receive timeout): not a request to answer. Close the connection.
+                request.pointee.keepConnection = 0
+                FCGX_Finish_r(request)
                 continue
             }
-            let incoming = read(request)
+            let incoming = read(request, scratch: scratch)
             let response = responder.respond(to: incoming)
             let bytes = response.serialized()
             bytes.withUnsafeBufferPointer { buffer in
@@ -139,7 +206,7 @@ public final class ResponderPool {
 
     /// Copies the parameters (libfcgi frees them at finish) and reads exactly CONTENT_LENGTH bytes,
     /// refusing a body over the limit before allocating anything for it.
-    private func read(_ request: UnsafeMutablePointer<FCGX_Request>) -> FastCGIRequest {
+    private func read(_ request: UnsafeMutablePointer<FCGX_Request>, scratch: UnsafeMutableBufferPointer<CChar>) -> FastCGIRequest {
         var parameters: [String: String] = [:]
         parameters.reserveCapacity(48)
         if var entry = request.pointee.envp {
@@ -148,7 +215,7 @@ public final class ResponderPool {
                 let length = strlen(pair)
                 pair.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
                     let all = UnsafeBufferPointer(start: bytes, count: length)
-                    if let equals = all.firstIndex(of: UInt8(ascii: "=")) {
+                    if let equals = all.firstIndex(of: UInt8(ascii: "=")), isWanted(UnsafeBufferPointer(rebasing: all[..<equals])) {
                         let name = String(decoding: UnsafeBufferPointer(rebasing: all[..<equals]), as: UTF8.self)
                         parameters[name] = String(decoding: UnsafeBufferPointer(rebasing: all[(equals + 1)...]), as: UTF8.self)
                     }
@@ -161,7 +228,7 @@ public final class ResponderPool {
         var result = FastCGIRequest(parameters: parameters, body: [])
         if declared < 0 || declared > configuration.maxBodyBytes {
             result.bodyStatus = .tooLarge
-            drain(input)
+            drain(input, scratch: scratch)
             return result
         }
         if declared > 0 {
@@ -182,14 +249,17 @@ public final class ResponderPool {
             }
             result.body = body
         }
-        drain(input)  // anything past CONTENT_LENGTH is not part of this request
+        drain(input, scratch: scratch)  // anything past CONTENT_LENGTH is not part of this request
         return result
     }
 
-    private func drain(_ input: UnsafeMutablePointer<FCGX_Stream>?) {
-        var scratch = [CChar](repeating: 0, count: 4096)
-        scratch.withUnsafeMutableBufferPointer { buffer in
-            while FCGX_GetStr(buffer.baseAddress, Int32(buffer.count), input) > 0 {}
-        }
+    private func isWanted(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let wantedNames else { return true }
+        guard let candidates = wantedNames[name.count] else { return false }
+        return candidates.contains { $0.elementsEqual(name) }
+    }
+
+    private func drain(_ input: UnsafeMutablePointer<FCGX_Stream>?, scratch: UnsafeMutableBufferPointer<CChar>) {
+        while FCGX_GetStr(scratch.baseAddress, Int32(scratch.count), input) > 0 {}
     }
 }

@@ -3,7 +3,14 @@ import CMariaDB
 /// A server-side prepared statement. Owned by its connection (which closes it first) and used by
 /// the connection's thread only. Result buffers are allocated once per statement, not per row.
 final class MariaDBStatement {
+    /// How a result column is fetched: integers and times in binary (their text conversion in
+    /// Connector/C goes through sprintf), everything else as the text the server sends.
+    private enum ColumnKind {
+        case signedInteger, unsignedInteger, dateTime, text
+    }
+
     private let handle: UnsafeMutablePointer<MYSQL_STMT>
+    private let kinds: [ColumnKind]
     private let parameterCount: Int
     private let columnCount: Int
     private let resultBinds: UnsafeMutablePointer<MYSQL_BIND>
@@ -33,21 +40,34 @@ final class MariaDBStatement {
 
         var capacities: [Int] = []
         var types: [enum_field_types] = []
+        var kinds: [ColumnKind] = []
         if let metadata = mysql_stmt_result_metadata(handle) {
             let count = Int(mysql_num_fields(metadata))
             if let fields = mysql_fetch_fields(metadata) {
                 for index in 0..<count {
-                    // Start small for long columns; a longer value is fetched whole on truncation.
-                    let declared = Int(fields[index].length)
-                    capacities.append(max(64, min(declared, 1024)) + 1)
                     let type = fields[index].type
-                    let isBinary = type == MYSQL_TYPE_BLOB || type == MYSQL_TYPE_TINY_BLOB
-                        || type == MYSQL_TYPE_MEDIUM_BLOB || type == MYSQL_TYPE_LONG_BLOB
-                    types.append(isBinary ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING)
+                    switch type {
+                    case MYSQL_TYPE_TINY, MYSQL_TYPE_SHORT, MYSQL_TYPE_INT24, MYSQL_TYPE_LONG, MYSQL_TYPE_LONGLONG, MYSQL_TYPE_YEAR:
+                        kinds.append(fields[index].flags & UInt32(UNSIGNED_FLAG) != 0 ? .unsignedInteger : .signedInteger)
+                        types.append(MYSQL_TYPE_LONGLONG)
+                        capacities.append(8)
+                    case MYSQL_TYPE_DATETIME, MYSQL_TYPE_TIMESTAMP, MYSQL_TYPE_DATE:
+                        kinds.append(.dateTime)
+                        types.append(type)
+                        capacities.append(MemoryLayout<MYSQL_TIME>.size)
+                    default:
+                        kinds.append(.text)
+                        let isBinary = type == MYSQL_TYPE_BLOB || type == MYSQL_TYPE_TINY_BLOB
+                            || type == MYSQL_TYPE_MEDIUM_BLOB || type == MYSQL_TYPE_LONG_BLOB
+                        types.append(isBinary ? MYSQL_TYPE_BLOB : MYSQL_TYPE_STRING)
+                        // Start small for long columns; a longer value is fetched whole on truncation.
+                        capacities.append(max(64, min(Int(fields[index].length), 1024)) + 1)
+                    }
                 }
             }
             mysql_free_result(metadata)
         }
+        self.kinds = kinds
         columnCount = capacities.count
         resultCapacities = capacities
         resultBinds = .allocate(capacity: max(columnCount, 1))
@@ -68,6 +88,7 @@ final class MariaDBStatement {
             resultBinds[index].length = resultLengths + index
             resultBinds[index].is_null = resultNulls + index
             resultBinds[index].error = resultErrors + index
+            resultBinds[index].is_unsigned = kinds[index] == .unsignedInteger ? 1 : 0
         }
         resultBuffers = buffers
     }
@@ -154,22 +175,72 @@ final class MariaDBStatement {
     }
 
     private func currentRow(truncated: Bool) throws -> MariaDBRow {
-        var columns: [[UInt8]?] = []
-        columns.reserveCapacity(columnCount)
+        var storage: [UInt8] = []
+        storage.reserveCapacity(128)
+        var ends: [Int32] = []
+        ends.reserveCapacity(columnCount)
         for index in 0..<columnCount {
             if resultNulls[index] != 0 {
-                columns.append(nil)
+                ends.append(-1)
                 continue
             }
-            let length = Int(resultLengths[index])
-            if length <= resultCapacities[index] {
-                let bytes = resultBuffers[index].assumingMemoryBound(to: UInt8.self)
-                columns.append(Array(UnsafeBufferPointer(start: bytes, count: length)))
-            } else {
-                columns.append(try fetchWhole(column: index, length: length))
+            switch kinds[index] {
+            case .signedInteger:
+                Self.appendDecimal(resultBuffers[index].load(as: Int64.self), to: &storage)
+            case .unsignedInteger:
+                Self.appendDecimal(resultBuffers[index].load(as: UInt64.self), to: &storage)
+            case .dateTime:
+                Self.appendDateTime(resultBuffers[index].load(as: MYSQL_TIME.self), to: &storage)
+            case .text:
+                let length = Int(resultLengths[index])
+                if length <= resultCapacities[index] {
+                    let bytes = resultBuffers[index].assumingMemoryBound(to: UInt8.self)
+                    storage.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
+                } else {
+                    storage.append(contentsOf: try fetchWhole(column: index, length: length))
+                }
             }
+            ends.append(Int32(storage.count))
         }
-        return MariaDBRow(columns: columns)
+        return MariaDBRow(storage: storage, ends: ends)
+    }
+
+    private static func appendDecimal<T: BinaryInteger>(_ value: T, to storage: inout [UInt8]) {
+        if value < 0 { storage.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for position in stride(from: count - 1, through: 0, by: -1) { storage.append(buffer[position]) }
+        }
+    }
+
+    /// `YYYY-MM-DD hh:mm:ss` (DATE: `YYYY-MM-DD`), the text form MariaDB itself gives.
+    private static func appendDateTime(_ time: MYSQL_TIME, to storage: inout [UInt8]) {
+        func two(_ value: UInt32) {
+            storage.append(UInt8(value / 10 % 10) + 0x30)
+            storage.append(UInt8(value % 10) + 0x30)
+        }
+        two(time.year / 100)
+        two(time.year % 100)
+        storage.append(UInt8(ascii: "-"))
+        two(time.month)
+        storage.append(UInt8(ascii: "-"))
+        two(time.day)
+        guard time.time_type != MYSQL_TIMESTAMP_DATE else { return }
+        storage.append(UInt8(ascii: " "))
+        two(time.hour)
+        storage.append(UInt8(ascii: ":"))
+        two(time.minute)
+        storage.append(UInt8(ascii: ":"))
+        two(time.second)
     }
 
     /// A value longer than the column's buffer: fetch it again into a buffer of its full length.

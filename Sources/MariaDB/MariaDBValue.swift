@@ -11,23 +11,56 @@ extension MariaDBValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral 
     public init(stringLiteral value: String) { self = .string(value) }
 }
 
-/// One row of a result, every column as the text (or bytes) the client library produced.
-/// DECIMAL arrives exact as text; DATETIME as `YYYY-MM-DD hh:mm:ss`.
+/// One row of a result, every column as the text (or bytes) the API needs: integers in decimal,
+/// DECIMAL exact as text, DATETIME as `YYYY-MM-DD hh:mm:ss`. Stored in one buffer per row.
 public struct MariaDBRow: Sendable {
-    public let columns: [[UInt8]?]
+    private let storage: [UInt8]
+    /// End offset of each column in `storage`; -1 for NULL (the column then takes no bytes).
+    private let ends: [Int32]
 
-    public init(columns: [[UInt8]?]) { self.columns = columns }
+    init(storage: [UInt8], ends: [Int32]) {
+        self.storage = storage
+        self.ends = ends
+    }
 
-    public func isNull(_ index: Int) -> Bool { columns[index] == nil }
+    public init(columns: [[UInt8]?]) {
+        var storage: [UInt8] = []
+        var ends: [Int32] = []
+        for column in columns {
+            if let column {
+                storage.append(contentsOf: column)
+                ends.append(Int32(storage.count))
+            } else {
+                ends.append(-1)
+            }
+        }
+        self.init(storage: storage, ends: ends)
+    }
 
-    public func bytes(_ index: Int) -> [UInt8]? { columns[index] }
+    public var count: Int { ends.count }
+
+    public func isNull(_ index: Int) -> Bool { ends[index] < 0 }
+
+    /// The column's bytes without copying them; nil for NULL.
+    public func slice(_ index: Int) -> ArraySlice<UInt8>? {
+        guard ends[index] >= 0 else { return nil }
+        var start = 0
+        var previous = index - 1
+        while previous >= 0 {
+            if ends[previous] >= 0 { start = Int(ends[previous]); break }
+            previous -= 1
+        }
+        return storage[start..<Int(ends[index])]
+    }
+
+    public func bytes(_ index: Int) -> [UInt8]? { slice(index).map { Array($0) } }
 
     public func string(_ index: Int) -> String? {
-        columns[index].map { String(decoding: $0, as: UTF8.self) }
+        slice(index).map { String(decoding: $0, as: UTF8.self) }
     }
 
     public func int(_ index: Int) -> Int64? {
-        guard let bytes = columns[index], !bytes.isEmpty else { return nil }
+        guard let bytes = slice(index), !bytes.isEmpty else { return nil }
         var value: Int64 = 0
         var negative = false
         for (offset, byte) in bytes.enumerated() {

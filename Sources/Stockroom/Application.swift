@@ -52,10 +52,16 @@ public final class StockroomApplication: @unchecked Sendable {
         self.router = router
     }
 
+    /// Every request parameter (CGI name) the application reads; the transport copies only these.
+    public static let requestParameterNames: Set<String> = [
+        "REQUEST_METHOD", "REQUEST_URI", "DOCUMENT_URI", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
+        "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "REQUEST_ID", "HTTP_X_STOCKROOM_TEST_LOCK_DELAY_MS",
+    ]
+
     /// The handler for one responder thread; it owns that thread's database session.
     public func makeRequestHandler(threadIndex: Int) -> RequestHandler {
         var logger = self.logger
         logger[metadataKey: "thread"] = "\(threadIndex)"
-        return RequestHandler(application: self, logger: logger)
+        return RequestHandler(application: self, logger: logger, threadIndex: threadIndex)
     }
 }

@@ -5,17 +5,27 @@ import MariaDB
 /// id, the thread's database session, and the helpers for auth and bodies.
 final class RequestContext {
     let request: Request
-    let logger: Logger
+    let requestID: String
     let application: StockroomApplication
+    private let baseLogger: Logger
     private let session: MariaDBSession
     private var usedDatabase = false
 
-    init(request: Request, logger: Logger, application: StockroomApplication, database: MariaDBSession) {
+    init(request: Request, requestID: String, baseLogger: Logger, application: StockroomApplication, database: MariaDBSession) {
         self.request = request
-        self.logger = logger
+        self.requestID = requestID
+        self.baseLogger = baseLogger
         self.application = application
         self.session = database
     }
+
+    /// The thread's logger with the request id; made on first use, since most requests log nothing
+    /// and setting metadata is not free.
+    lazy var logger: Logger = {
+        var logger = baseLogger
+        logger[metadataKey: "request.id"] = "\(requestID)"
+        return logger
+    }()
 
     /// The thread's database session; counted as "in use" until the request ends.
     var database: MariaDBSession {

@@ -9,10 +9,15 @@ public final class RequestHandler {
     let database: MariaDBSession
     private let logger: Logger
     private var requestCounter: UInt64 = 0
+    private let threadLabel: String
+    /// This thread's handles on the request metrics, so a request does not go through the factory.
+    private let metrics: RequestMetrics
 
-    init(application: StockroomApplication, logger: Logger) {
+    init(application: StockroomApplication, logger: Logger, threadIndex: Int) {
         self.application = application
         self.logger = logger
+        self.threadLabel = String(threadIndex)
+        self.metrics = RequestMetrics()
         MariaDBConnection.initializeThread()
         let session = MariaDBSession(configuration: application.configuration.database, logger: logger)
         let metrics = application.metrics
@@ -25,14 +30,12 @@ public final class RequestHandler {
     public func handle(_ request: Request) -> Response {
         let started = Self.monotonicNanoseconds()
         requestCounter &+= 1
-        var logger = self.logger
-        let requestID = request.parameters["REQUEST_ID"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? "\(logger[metadataKey: "thread"] ?? "0")-\(requestCounter)"
-        logger[metadataKey: "request.id"] = "\(requestID)"
+        let requestID = request.parameters["REQUEST_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(threadLabel)-\(requestCounter)"
 
         var routeName = "unmatched"
         var response: Response
-        let context = RequestContext(request: request, logger: logger, application: application, database: database)
+        let context = RequestContext(request: request, requestID: requestID, baseLogger: logger,
+                                     application: application, database: database)
         do {
             switch application.router.match(method: request.method, path: request.path) {
             case .found(let route, let ids):
@@ -45,17 +48,18 @@ public final class RequestHandler {
                 throw HTTPError.notFound
             }
         } catch {
-            response = ErrorMapping.response(for: error, logger: logger, metrics: application.metrics)
+            response = ErrorMapping.response(for: error, context: context)
         }
         context.finish()
         response.headers.append(("X-Request-Id", requestID))
         let elapsed = Self.monotonicNanoseconds() - started
-        application.metrics.request(route: routeName, method: Self.metricsMethod(request.method), status: response.status,
-                                    nanoseconds: elapsed)
-        logger.debug("request", metadata: [
-            "http.method": "\(request.method)", "http.route": "\(routeName)",
-            "http.status": "\(response.status)", "duration.us": "\(elapsed / 1000)",
-        ])
+        metrics.record(route: routeName, method: Self.metricsMethod(request.method), status: response.status, nanoseconds: elapsed)
+        if logger.logLevel <= .debug {
+            context.logger.debug("request", metadata: [
+                "http.method": "\(request.method)", "http.route": "\(routeName)",
+                "http.status": "\(response.status)", "duration.us": "\(elapsed / 1000)",
+            ])
+        }
         return response
     }
 

@@ -7,6 +7,9 @@ struct ResponderConfiguration {
     var socketGroup: String?
     var threadCount: Int
     var shutdownTimeoutSeconds: Double
+    /// STOCKROOM_IDLE_TIMEOUT: seconds a FastCGI connection may stay silent while the responder reads
+    /// (default 3; must stay above nginx's upstream keepalive_timeout of 2 s).
+    var connectionIdleTimeoutSeconds: Int
     var logLevel: Logger.Level
 
     static let defaultThreadCount = 32
@@ -24,6 +27,7 @@ struct ResponderConfiguration {
         }
         guard (1...1024).contains(threadCount) else { throw ValidationError("threads must be 1 to 1024") }
         shutdownTimeoutSeconds = environment["STOCKROOM_SHUTDOWN_TIMEOUT"].flatMap(Double.init) ?? 10
+        connectionIdleTimeoutSeconds = environment["STOCKROOM_IDLE_TIMEOUT"].flatMap(Int.init).map { max(1, $0) } ?? 3
         let levelText = environment["LOG_LEVEL"]?.lowercased() ?? "info"
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ValidationError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")

@@ -39,12 +39,16 @@ struct StockroomFCGI: ParsableCommand {
             configuration: .fromEnvironment(environment), metrics: metrics, logger: logger)
         let listener: FastCGIListener
         do {
-            listener = try FastCGIListener(path: settings.socketPath, group: settings.socketGroup)
+            listener = try FastCGIListener(path: settings.socketPath, group: settings.socketGroup,
+                                           receiveTimeout: settings.connectionIdleTimeoutSeconds)
         } catch {
             logger.critical("cannot listen", metadata: ["socket": "\(settings.socketPath)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let pool = ResponderPool(listener: listener, configuration: .init(threadCount: settings.threadCount), logger: logger) {
+        let pool = ResponderPool(
+            listener: listener,
+            configuration: .init(threadCount: settings.threadCount, parameterNames: StockroomApplication.requestParameterNames),
+            logger: logger) {
             FastCGIAdapter(handler: application.makeRequestHandler(threadIndex: $0))
         }
         pool.start()

@@ -113,7 +113,7 @@ import Testing
     @Test func patternSegments() {
         let names = router.routes.map(\.name)
         #expect(names.count == 9)
-        #expect(router.routes[4].segments == [.literal("api"), .literal("v1"), .literal("products"), .id])
+        #expect(router.routes[4].segments == [.literal(Array("api".utf8)), .literal(Array("v1".utf8)), .literal(Array("products".utf8)), .id])
         #expect(router.routes[0].segments == [])
     }
 }

@@ -4,7 +4,9 @@ import MariaDB
 /// The one place where any error becomes an HTTP answer. Unknown errors are logged with their
 /// detail and answered as a 500 without it.
 enum ErrorMapping {
-    static func response(for error: Error, logger: Logger, metrics: StockroomMetrics) -> Response {
+    static func response(for error: Error, context: RequestContext) -> Response {
+        let metrics = context.application.metrics
+        var logger: Logger { context.logger }
         switch error {
         case let error as HTTPError:
             return error.response

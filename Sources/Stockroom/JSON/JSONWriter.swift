@@ -4,6 +4,15 @@ public struct JSONWriter {
 
     public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
+    /// Bytes written as they are: a number's text, or a fragment already in JSON form.
+    public mutating func writeRaw<Bytes: Sequence>(_ raw: Bytes) where Bytes.Element == UInt8 {
+        bytes.append(contentsOf: raw)
+    }
+
+    public mutating func writeRaw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
     public static func encode(_ value: JSONValue) -> [UInt8] {
         var writer = JSONWriter()
         writer.write(value)
@@ -36,8 +45,13 @@ public struct JSONWriter {
     }
 
     public mutating func writeString(_ text: String) {
+        writeString(utf8: text.utf8)
+    }
+
+    /// A string from UTF-8 bytes (e.g. a column value), escaped as JSON requires.
+    public mutating func writeString<Bytes: Sequence>(utf8 source: Bytes) where Bytes.Element == UInt8 {
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
+        for byte in source {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
             case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])

@@ -38,6 +38,39 @@ struct Product {
 
     static let maximumStock: Int64 = 1_000_000_000
 
+    /// Writes a product straight from its row (columns as in `columns`), for the read paths: the
+    /// DECIMAL text is already the API's money form and DATETIME text becomes RFC 3339 by two bytes,
+    /// so nothing is parsed and re-formatted.
+    static func writeJSON(row: MariaDBRow, into writer: inout JSONWriter) throws {
+        guard let id = row.slice(0), let name = row.slice(1), let price = row.slice(2), let stock = row.slice(3),
+              let created = row.slice(4), let updated = row.slice(5), created.count >= 19, updated.count >= 19 else {
+            throw HTTPError.internalError
+        }
+        writer.writeRaw("{\"id\":")
+        writer.writeRaw(id)
+        writer.writeRaw(",\"name\":")
+        writer.writeString(utf8: name)
+        writer.writeRaw(",\"price\":")
+        writer.writeRaw(price)
+        writer.writeRaw(",\"stock\":")
+        writer.writeRaw(stock)
+        writer.writeRaw(",\"created_at\":")
+        writeTimestamp(created, into: &writer)
+        writer.writeRaw(",\"updated_at\":")
+        writeTimestamp(updated, into: &writer)
+        writer.writeRaw("}")
+    }
+
+    /// `2026-01-09 14:06:33` (UTC, from the database) as `"2026-01-09T14:06:33Z"`.
+    private static func writeTimestamp(_ text: ArraySlice<UInt8>, into writer: inout JSONWriter) {
+        let start = text.startIndex
+        writer.writeRaw("\"")
+        writer.writeRaw(text[start..<start + 10])
+        writer.writeRaw("T")
+        writer.writeRaw(text[start + 11..<start + 19])
+        writer.writeRaw("Z\"")
+    }
+
     /// The body of POST and PUT: all three fields, validated.
     static func fields(from context: RequestContext) throws -> (name: String, price: Money, stock: Int64) {
         let body = try context.jsonBody(allowed: ["name", "price", "stock"])

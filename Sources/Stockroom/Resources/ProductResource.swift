@@ -22,11 +22,21 @@ enum ProductResource {
                 SELECT \(Product.columns) FROM products WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?
                 """, [.int(page.after), .int(page.limit + 1)]).rows
         }
-        let products = try rows.map { row -> Product in
-            guard let product = Product(row: row) else { throw HTTPError.internalError }
-            return product
+        // Written straight from the rows: up to `limit` items, then next_after if a further row came back.
+        var writer = JSONWriter(capacity: 256 * rows.count + 64)
+        writer.writeRaw("{\"items\":[")
+        for (index, row) in rows.prefix(Int(page.limit)).enumerated() {
+            if index > 0 { writer.writeRaw(",") }
+            try Product.writeJSON(row: row, into: &writer)
         }
-        return .json(200, page.body(products.map(\.json), ids: products.map(\.id)))
+        writer.writeRaw("],\"next_after\":")
+        if rows.count > Int(page.limit), let last = rows[Int(page.limit) - 1].slice(0) {
+            writer.writeRaw(last)
+        } else {
+            writer.writeRaw("null")
+        }
+        writer.writeRaw("}")
+        return Response(status: 200, headers: [("Content-Type", "application/json")], body: writer.bytes)
     }
 
     static func show(_ context: RequestContext, _ ids: [Int64]) throws -> Response {
@@ -35,8 +45,10 @@ enum ProductResource {
             try connection.query("SELECT \(Product.columns) FROM products WHERE id = ? AND deleted_at IS NULL",
                                  [.int(ids[0])]).first
         }
-        guard let row, let product = Product(row: row) else { throw productNotFound }
-        return .json(200, product.json)
+        guard let row else { throw productNotFound }
+        var writer = JSONWriter(capacity: 256)
+        try Product.writeJSON(row: row, into: &writer)
+        return Response(status: 200, headers: [("Content-Type", "application/json")], body: writer.bytes)
     }
 
     static func create(_ context: RequestContext, _: [Int64]) throws -> Response {

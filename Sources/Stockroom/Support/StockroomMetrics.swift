@@ -37,13 +37,6 @@ public final class StockroomMetrics: @unchecked Sendable {
         lockWait = CoreMetrics.Timer(label: "stockroom_order_lock_wait_seconds")
     }
 
-    func request(route: String, method: String, status: Int, nanoseconds: Int64) {
-        CoreMetrics.Counter(label: "stockroom_http_requests_total",
-                            dimensions: [("route", route), ("method", method), ("status", String(status))]).increment()
-        CoreMetrics.Timer(label: "stockroom_http_request_duration_seconds", dimensions: [("route", route)])
-            .recordNanoseconds(nanoseconds)
-    }
-
     func databaseError(_ error: MariaDBError) {
         CoreMetrics.Counter(label: "stockroom_db_errors_total", dimensions: [("code", String(error.code.rawValue))]).increment()
     }

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Fault suite (issue 4, "Faults under order load"): Tests/Faults against a private stack on a free
+# port, torn down afterwards. Every case runs 16 client threads placing orders through nginx, then
+# injects one fault (SIGKILL/SIGSTOP/SIGTERM of a responder, SIGKILL of MariaDB, dropped database
+# connections) and checks recovery and the books.
+#   KEEP_STACK=1      keep the stack dir (logs, data, chaos-summary.txt) after the run; it is stopped either way
+#   CHAOS_TIMEOUT=S   hard bound on the pytest run in seconds (default 420)
+#   extra arguments are passed to pytest (e.g. -k sigstop -x)
+# The stack runs 2 responder processes (STOCKROOM_THREADS, default 32, threads each), 1 worker, and
+# the test-only hooks: STOCKROOM_TEST_HOOKS=1 (the X-Stockroom-Test-Lock-Delay-Ms header) and
+# STOCKROOM_LOCK_WAIT_TIMEOUT=1, so that a buyer blocked behind a stopped lock holder gets 503 busy
+# after 4 attempts (about 4-5 s), well inside nginx's 30 s fastcgi_read_timeout.
+# Exit code: pytest's (1 when the stack does not come up, 124 when CHAOS_TIMEOUT ran out).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+DEVSTACK="$REPO/scripts/devstack.sh"
+cd "$REPO"
+
+log() { printf 'chaos-test: %s\n' "$*" >&2; }
+
+command -v python3 >/dev/null || { log "python3 not found (make test installs it)"; exit 1; }
+command -v mariadb >/dev/null || { log "the mariadb client is not installed (scripts/devstack.sh deps)"; exit 1; }
+
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+STACK_DIR="$REPO/.run/chaos-$PORT"
+BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
+STOCKROOM_PROCESSES=2
+STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
+STOCKROOM_WORKERS=1
+STOCKROOM_TEST_HOOKS=1
+STOCKROOM_LOCK_WAIT_TIMEOUT=1
+CHAOS_TIMEOUT="${CHAOS_TIMEOUT:-420}"
+[[ "$CHAOS_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || { log "CHAOS_TIMEOUT must be a number of seconds (got '$CHAOS_TIMEOUT')"; exit 2; }
+# The worker settings are the defaults: a worker left with a delay by someone's shell would slow nothing
+# here, but keep the stack predictable.
+unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL
+export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS \
+    STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT
+
+rm -rf "$STACK_DIR"
+mkdir -p "$STACK_DIR"
+
+# Helpers the tests call: `stack up|status|...` for this stack (with the same test-only responder
+# settings, so an `up` that brings MariaDB back keeps them), `ctl ARGS` = stockroomctl with its env.
+write_helper() {
+    local path="$1" command="$2"
+    {
+        printf '#!/usr/bin/env bash\n'
+        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q\n' \
+            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS"
+        printf 'export STOCKROOM_TEST_HOOKS=%q STOCKROOM_LOCK_WAIT_TIMEOUT=%q\n' "$STOCKROOM_TEST_HOOKS" "$STOCKROOM_LOCK_WAIT_TIMEOUT"
+        printf 'unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL\n'
+        [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
+        printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"
+    } >"$path"
+    chmod +x "$path"
+}
+write_helper "$STACK_DIR/ctl" ctl
+write_helper "$STACK_DIR/stack" ""
+
+print_logs() { bash "$DEVSTACK" logs 60 || true; }
+
+# A case that failed half-way may have left a process stopped (SIGSTOP): wake every process of the
+# stack before stopping it, or its SIGTERM would wait for the SIGKILL fallback.
+# shellcheck disable=SC2317 # run by cleanup
+continue_stopped() {
+    local f pid
+    for f in "$STACK_DIR"/*.pid; do
+        [[ -r "$f" ]] || continue
+        read -r pid <"$f" 2>/dev/null || continue
+        if [[ "$pid" =~ ^[0-9]+$ ]]; then kill -CONT "$pid" 2>/dev/null || true; fi
+    done
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    continue_stopped
+    if [[ -s "$STACK_DIR/chaos-summary.txt" ]]; then
+        log "summary of the fault cases ($STACK_DIR/chaos-summary.txt):"
+        cat "$STACK_DIR/chaos-summary.txt" >&2
+    fi
+    log "tearing down the stack in $STACK_DIR"
+    bash "$DEVSTACK" down || log "devstack down failed"
+    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
+        log "KEEP_STACK=1: logs and data kept in $STACK_DIR"
+    else
+        rm -rf "$STACK_DIR"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "starting a stack on 127.0.0.1:$PORT in $STACK_DIR (responders: 2, workers: 1, test hooks on, lock wait timeout 1 s)"
+if ! bash "$DEVSTACK" up; then
+    log "the stack did not come up"
+    print_logs
+    exit 1
+fi
+
+rc=0
+STOCKROOM_URL="http://127.0.0.1:$PORT" \
+STOCKROOM_STACK_DIR="$STACK_DIR" \
+STOCKROOM_CTL="$STACK_DIR/ctl" \
+STOCKROOM_STACK="$STACK_DIR/stack" \
+STOCKROOM_LOCK_WAIT_TIMEOUT="$STOCKROOM_LOCK_WAIT_TIMEOUT" \
+PYTHONDONTWRITEBYTECODE=1 \
+    timeout -k 15 "$CHAOS_TIMEOUT" python3 -m pytest -q -s -p no:cacheprovider Tests/Faults "$@" || rc=$?
+
+if (( rc == 124 || rc == 137 )); then
+    log "pytest did not finish within CHAOS_TIMEOUT=$CHAOS_TIMEOUT s"
+fi
+if (( rc != 0 )); then
+    log "pytest failed (exit $rc); logs of the stack:"
+    print_logs
+fi
+exit "$rc"
