@@ -7,16 +7,12 @@ import Glibc
 public final class FastCGIListener {
     public let path: String
     public let fileDescriptor: Int32
-    private let receiveTimeout: Int
 
     public struct OpenError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    /// `receiveTimeout`: seconds an accepted connection may stay silent while the responder waits to
-    /// read from it. nginx closes its idle kept-alive connections sooner (keepalive_timeout 2 s);
-    /// this bounds a peer that sends half a request and stops, which would otherwise pin a thread.
-    public init(path: String, group: String? = nil, backlog: Int32 = 1024, receiveTimeout: Int = 3) throws {
+    public init(path: String, group: String? = nil, backlog: Int32 = 1024) throws {
         if FCGX_Init() != 0 { throw OpenError(description: "FCGX_Init failed") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -60,13 +56,6 @@ public final class FastCGIListener {
         }
         self.path = path
         self.fileDescriptor = fd
-        self.receiveTimeout = receiveTimeout
-    }
-
-    /// Bounds how long a read on an accepted connection may wait (unix sockets do not inherit it).
-    public func applyReceiveTimeout(to connection: Int32) {
-        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
-        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// First step of a stop: remove the socket's name, so new connects fail at once (nginx then

@@ -19,11 +19,17 @@ public final class ResponderPool {
         /// The FastCGI parameters the application reads; only these are copied out of libfcgi
         /// (nil: all). Copying ~35 nginx parameters into a dictionary was a third of a request's cost.
         public var parameterNames: Set<String>?
+        /// Seconds a thread may wait on a silent peer (half a request, a body that stops, a reader
+        /// that does not read) before it is interrupted and the connection dropped. Must exceed
+        /// nginx's upstream keepalive_timeout (2 s), which closes idle kept-alive connections first.
+        public var idleTimeout: Double
 
-        public init(threadCount: Int, maxBodyBytes: Int = 64 * 1024, parameterNames: Set<String>? = nil) {
+        public init(threadCount: Int, maxBodyBytes: Int = 64 * 1024, parameterNames: Set<String>? = nil,
+                    idleTimeout: Double = 3) {
             self.threadCount = threadCount
             self.maxBodyBytes = maxBodyBytes
             self.parameterNames = parameterNames
+            self.idleTimeout = idleTimeout
         }
     }
 
@@ -35,7 +41,13 @@ public final class ResponderPool {
     private let logger: Logger
     private let makeResponder: (Int) -> FastCGIResponder
     private let lock = NSLock()
-    private var idle: [Bool]
+    /// What each thread is doing; `idle` is waiting in FCGX_Accept_r (on accept or on a kept-alive
+    /// connection's next request), the phases the idle monitor watches are the waiting ones.
+    private enum Phase { case idle, reading, handling, writing }
+
+    private var phase: [Phase]
+    private var phaseSince: [Double]
+    private var connection: [Int32]
     private var threadIDs: [pthread_t?]
     private var running = 0
     private var stopping = false
@@ -50,7 +62,9 @@ public final class ResponderPool {
         self.configuration = configuration
         self.logger = logger
         self.makeResponder = makeResponder
-        self.idle = Array(repeating: false, count: configuration.threadCount)
+        self.phase = Array(repeating: .handling, count: configuration.threadCount)
+        self.phaseSince = Array(repeating: 0, count: configuration.threadCount)
+        self.connection = Array(repeating: -1, count: configuration.threadCount)
         self.threadIDs = Array(repeating: nil, count: configuration.threadCount)
         self.wantedNames = configuration.parameterNames.map { names in
             Dictionary(grouping: names.map { Array($0.utf8) }, by: \.count)
@@ -69,6 +83,60 @@ public final class ResponderPool {
             thread.stackSize = 1 << 20
             thread.start()
         }
+        let monitor = Thread { [self] in self.monitorIdleConnections() }
+        monitor.name = "idle-monitor"
+        monitor.start()
+    }
+
+    private static func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+
+    /// Interrupts threads stuck on a silent peer. A kept-alive connection is only given up when no
+    /// request is waiting on it (nginx stops using a connection after 2 s idle; this acts after
+    /// `idleTimeout`). After the process was stopped or starved (this loop overslept), every clock
+    /// restarts instead: waiting then was not the peer's fault.
+    private func monitorIdleConnections() {
+        let timeout = configuration.idleTimeout
+        let tick = 0.25
+        var last = Self.now()
+        while true {
+            usleep(UInt32(tick * 1_000_000))
+            let now = Self.now()
+            let overslept = now - last > tick * 4
+            last = now
+            lock.lock()
+            if running == 0 && stopping {
+                lock.unlock()
+                return
+            }
+            for index in 0..<phase.count {
+                if overslept {
+                    phaseSince[index] = now
+                    continue
+                }
+                guard now - phaseSince[index] > timeout, let thread = threadIDs[index] else { continue }
+                switch phase[index] {
+                case .idle:
+                    guard connection[index] >= 0, !Self.hasPendingInput(connection[index]) else { continue }
+                case .reading, .writing:
+                    break
+                case .handling:
+                    continue
+                }
+                phaseSince[index] = now
+                pthread_kill(thread, Self.wakeupSignal)
+            }
+            lock.unlock()
+        }
+    }
+
+    /// Data (or end of file) waiting to be read on `fd`.
+    private static func hasPendingInput(_ fd: Int32) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&entry, 1, 0) > 0 && entry.revents != 0
     }
 
     /// How long threads keep serving kept-alive connections after the listener closes: longer than
@@ -98,7 +166,7 @@ public final class ResponderPool {
             // After the grace period, threads still waiting on an idle kept-alive connection only
             // notice the stop through a signal.
             if Date() >= graceEnd {
-                for index in 0..<idle.count where idle[index] {
+                for index in 0..<phase.count where phase[index] == .idle {
                     if let id = threadIDs[index] { pthread_kill(id, Self.wakeupSignal) }
                 }
             }
@@ -117,11 +185,16 @@ public final class ResponderPool {
         return stopping
     }
 
-    private func setIdle(_ index: Int, _ value: Bool) -> Bool {
+    /// Records what thread `index` is doing (and since when); returns whether the pool is stopping.
+    @discardableResult
+    private func enter(_ newPhase: Phase, _ index: Int, connection fd: Int32? = nil) -> Bool {
+        let now = Self.now()
         lock.lock()
         defer { lock.unlock() }
-        if value && !idle[index] { completedRequests &+= 1 }
-        idle[index] = value
+        if newPhase == .idle && phase[index] != .idle { completedRequests &+= 1 }
+        phase[index] = newPhase
+        phaseSince[index] = now
+        if let fd { connection[index] = fd }
         return stopping
     }
 
@@ -130,7 +203,7 @@ public final class ResponderPool {
     public var progress: (completed: UInt64, idleThreads: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return (completedRequests, idle.filter { $0 }.count)
+        return (completedRequests, phase.filter { $0 == .idle }.count)
     }
 
     private func serve(threadIndex index: Int) {
@@ -142,15 +215,15 @@ public final class ResponderPool {
         defer { scratch.deallocate() }
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         request.initialize(to: FCGX_Request())
-        // libfcgi is given no listening socket: connections are accepted here, so each gets a
-        // receive timeout before libfcgi reads from it (libfcgi's own accept offers no hook for that).
-        // When a connection ends, FCGX_Accept_r's accept on -1 fails at once and the loop comes back here.
+        // libfcgi is given no listening socket: connections are accepted here, so the pool knows
+        // each thread's connection (for the idle monitor). When a connection ends, FCGX_Accept_r's
+        // accept on -1 fails at once and the loop comes back here.
         FCGX_InitRequest(request, -1, 0)
         while true {
-            let stopping = setIdle(index, true)
+            let stopping = enter(.idle, index, connection: request.pointee.ipcFd)
             if request.pointee.ipcFd < 0 {
-                let connection = accept(listener.fileDescriptor, nil, nil)
-                if connection < 0 {
+                let accepted = accept(listener.fileDescriptor, nil, nil)
+                if accepted < 0 {
                     let error = errno
                     if stopping || isStopping { break }
                     if error != EINTR && error != ECONNABORTED {
@@ -159,35 +232,37 @@ public final class ResponderPool {
                     }
                     continue
                 }
-                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-                listener.applyReceiveTimeout(to: connection)
-                request.pointee.ipcFd = connection
+                _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
+                enter(.idle, index, connection: accepted)
+                request.pointee.ipcFd = accepted
                 // FCGX_Accept_r first finishes the "previous" request and would close this fd
                 // unless the connection counts as kept.
                 request.pointee.keepConnection = 1
                 // "Detached" makes libfcgi close the connection plainly instead of half-closing it
                 // and waiting up to 2 s for the peer: the body is always drained here, and a silent
-                // peer (timed out) must not hold the thread for 2 s more.
+                // peer (interrupted by the idle monitor) must not hold the thread for 2 s more.
                 request.pointee.detached = 1
             }
             // Even when stopping, go on into FCGX_Accept_r: it serves the next request on a
             // kept-alive connection, and fails once that connection is gone.
-            let accepted = FCGX_Accept_r(request)
-            let stoppingNow = setIdle(index, false)
-            if accepted < 0 {
+            let got = FCGX_Accept_r(request)
+            let stoppingNow = enter(.reading, index)
+            if got < 0 {
                 if stoppingNow && request.pointee.ipcFd < 0 { break }
-                continue  // the connection ended (closed, timed out, or garbage): accept the next
+                continue  // the connection ended (closed, interrupted, or garbage): accept the next
             }
             if FCGX_GetError(request.pointee.in) != 0 {
                 // libfcgi hands over a request whose parameters were cut off by a read error (the
-                // receive timeout): not a request to answer. Close the connection.
+                // idle monitor's interrupt): not a request to answer. Close the connection.
                 request.pointee.keepConnection = 0
                 FCGX_Finish_r(request)
                 continue
             }
             let incoming = read(request, scratch: scratch)
+            enter(.handling, index)
             let response = responder.respond(to: incoming)
             let bytes = response.serialized()
+            enter(.writing, index)
             bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { chars in
                     _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)

@@ -39,15 +39,15 @@ struct StockroomFCGI: ParsableCommand {
             configuration: .fromEnvironment(environment), metrics: metrics, logger: logger)
         let listener: FastCGIListener
         do {
-            listener = try FastCGIListener(path: settings.socketPath, group: settings.socketGroup,
-                                           receiveTimeout: settings.connectionIdleTimeoutSeconds)
+            listener = try FastCGIListener(path: settings.socketPath, group: settings.socketGroup)
         } catch {
             logger.critical("cannot listen", metadata: ["socket": "\(settings.socketPath)", "error": "\(error)"])
             throw ExitCode(1)
         }
         let pool = ResponderPool(
             listener: listener,
-            configuration: .init(threadCount: settings.threadCount, parameterNames: StockroomApplication.requestParameterNames),
+            configuration: .init(threadCount: settings.threadCount, parameterNames: StockroomApplication.requestParameterNames,
+                                 idleTimeout: Double(settings.connectionIdleTimeoutSeconds)),
             logger: logger) {
             FastCGIAdapter(handler: application.makeRequestHandler(threadIndex: $0))
         }

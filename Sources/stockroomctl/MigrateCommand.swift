@@ -58,18 +58,24 @@ struct MigrateCommand: ParsableCommand {
         throw ExitCode(1)
     }
 
-    /// Splits a migration file into statements at lines ending with `;`, dropping `--` comments.
+    /// Splits a migration file into statements at lines ending with the delimiter (`;`, or what a
+    /// `DELIMITER //` line sets, as in the mariadb client, for trigger bodies), dropping `--` comments.
     static func statements(in text: String) -> [String] {
         var statements: [String] = []
         var current: [Substring] = []
+        var delimiter = ";"
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
             let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+            if current.isEmpty && trimmed.uppercased().hasPrefix("DELIMITER ") {
+                delimiter = String(trimmed.dropFirst("DELIMITER ".count)).trimmingSuffixSpaces()
+                continue
+            }
             if trimmed.hasPrefix("--") || trimmed.isEmpty && current.isEmpty { continue }
             current.append(line)
-            if line.trimmingSuffixSpaces().hasSuffix(";") {
+            if line.trimmingSuffixSpaces().hasSuffix(delimiter) {
                 var statement = current.joined(separator: "\n").trimmingSuffixSpaces()
-                statement.removeLast()
-                statements.append(statement)
+                statement.removeLast(delimiter.count)
+                statements.append(statement.trimmingSuffixSpaces())
                 current = []
             }
         }

@@ -3,8 +3,9 @@ import MariaDB
 
 /// The order transaction. Everything that needs no lock happens before the first one: validation,
 /// the idempotency check, and the order row (its total is the sum of its lines). Then the product
-/// rows are locked in ascending id order with one SELECT ... FOR UPDATE, checked, decremented with
-/// one UPDATE, and the lines and ledger rows written with one multi-row INSERT each, then COMMIT.
+/// rows are locked in ascending id order with one SELECT ... FOR UPDATE and checked; one multi-row
+/// INSERT writes the lines, and its trigger (sql/003) takes the stock and writes the ledger; COMMIT.
+/// Three round trips hold the locks.
 enum OrderPlacement {
     struct Outcome {
         let order: Order
@@ -109,14 +110,12 @@ enum OrderPlacement {
         guard total <= Order.maximumAmount.cents else {
             throw HTTPError.validation("items", "The order total would exceed \(Order.maximumAmount).")
         }
-        try connection.query(
-            "UPDATE products SET stock = CASE id \(String(repeating: "WHEN ? THEN stock - ? ", count: lines.count))END, updated_at = ? WHERE id IN (\(placeholders(lines.count)))",
-            lines.flatMap { [MariaDBValue.int($0.productID), .int($0.quantity)] } + [.string(now.databaseText)] + lines.map { .int($0.productID) })
+        // One statement: the lines, and through the order_items_take_stock trigger (sql/003) the stock
+        // decrements and the ledger rows, while the rows are still locked.
         try connection.query(
             "INSERT INTO order_items (order_id, product_id, name, quantity, unit_price, line_total) VALUES \(rowPlaceholders(6, lines.count))",
             lines.flatMap { [.int(orderID), .int($0.productID), .string($0.name), .int($0.quantity),
                              .string($0.unitPrice.description), .string($0.lineTotal.description)] })
-        try StockLedger.append(connection, changes: lines.map { ($0.productID, -$0.quantity) }, reason: .order, orderID: orderID, at: now)
         return Placed(order: Order(id: orderID, userID: user.id, status: .pending, lines: lines, createdAt: now, updatedAt: now),
                       lockRequestedAt: lockRequestedAt, lockedAt: lockedAt)
     }
