@@ -9,39 +9,21 @@ final class MariaDBStatement {
         case signedInteger, unsignedInteger, dateTime, text
     }
 
-    private let handle: UnsafeMutablePointer<MYSQL_STMT>
-    private let kinds: [ColumnKind]
-    private let parameterCount: Int
-    private let columnCount: Int
-    private let resultBinds: UnsafeMutablePointer<MYSQL_BIND>
-    private let resultBuffers: [UnsafeMutableRawPointer]
-    private let resultCapacities: [Int]
-    private let resultLengths: UnsafeMutablePointer<UInt>
-    private let resultNulls: UnsafeMutablePointer<my_bool>
-    private let resultErrors: UnsafeMutablePointer<my_bool>
+    /// The bind buffers of a result's columns, made from its metadata and reused for every row.
+    private final class ResultLayout {
+        let kinds: [ColumnKind]
+        let columnCount: Int
+        let binds: UnsafeMutablePointer<MYSQL_BIND>
+        let buffers: [UnsafeMutableRawPointer]
+        let capacities: [Int]
+        let lengths: UnsafeMutablePointer<UInt>
+        let nulls: UnsafeMutablePointer<my_bool>
+        let errors: UnsafeMutablePointer<my_bool>
 
-    /// Prepares `sql` on `connection`; on failure the statement handle is closed before throwing.
-    init(connection: UnsafeMutablePointer<MYSQL>, sql: String) throws {
-        guard let handle = mysql_stmt_init(connection) else {
-            throw MariaDBError(code: MariaDBError.Code(mysql_errno(connection)),
-                               serverMessage: String(cString: mysql_error(connection)))
-        }
-        let utf8 = Array(sql.utf8)
-        let status = utf8.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { mysql_stmt_prepare(handle, $0.baseAddress, UInt(buffer.count)) }
-        }
-        if status != 0 {
-            let error = MariaDBStatement.error(of: handle)
-            mysql_stmt_close(handle)
-            throw error
-        }
-        self.handle = handle
-        self.parameterCount = Int(mysql_stmt_param_count(handle))
-
-        var capacities: [Int] = []
-        var types: [enum_field_types] = []
-        var kinds: [ColumnKind] = []
-        if let metadata = mysql_stmt_result_metadata(handle) {
+        init(metadata: UnsafeMutablePointer<MYSQL_RES>) {
+            var capacities: [Int] = []
+            var types: [enum_field_types] = []
+            var kinds: [ColumnKind] = []
             let count = Int(mysql_num_fields(metadata))
             if let fields = mysql_fetch_fields(metadata) {
                 for index in 0..<count {
@@ -65,55 +47,93 @@ final class MariaDBStatement {
                     }
                 }
             }
+            self.kinds = kinds
+            columnCount = capacities.count
+            self.capacities = capacities
+            let slots = max(columnCount, 1)
+            binds = .allocate(capacity: slots)
+            binds.initialize(repeating: MYSQL_BIND(), count: slots)
+            lengths = .allocate(capacity: slots)
+            lengths.initialize(repeating: 0, count: slots)
+            nulls = .allocate(capacity: slots)
+            nulls.initialize(repeating: 0, count: slots)
+            errors = .allocate(capacity: slots)
+            errors.initialize(repeating: 0, count: slots)
+            var buffers: [UnsafeMutableRawPointer] = []
+            for index in 0..<columnCount {
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacities[index], alignment: 8)
+                buffers.append(buffer)
+                binds[index].buffer_type = types[index]
+                binds[index].buffer = buffer
+                binds[index].buffer_length = UInt(capacities[index])
+                binds[index].length = lengths + index
+                binds[index].is_null = nulls + index
+                binds[index].error = errors + index
+                binds[index].is_unsigned = kinds[index] == .unsignedInteger ? 1 : 0
+            }
+            self.buffers = buffers
+        }
+
+        deinit {
+            for buffer in buffers { buffer.deallocate() }
+            binds.deallocate()
+            lengths.deallocate()
+            nulls.deallocate()
+            errors.deallocate()
+        }
+    }
+
+    private let handle: UnsafeMutablePointer<MYSQL_STMT>
+    private let parameterCount: Int
+    /// From the metadata at prepare time; for INSERT ... RETURNING MariaDB only describes the
+    /// result after the first execute, so it is made then.
+    private var results: ResultLayout?
+
+    /// Prepares `sql` on `connection`; on failure the statement handle is closed before throwing.
+    init(connection: UnsafeMutablePointer<MYSQL>, sql: String) throws {
+        guard let handle = mysql_stmt_init(connection) else {
+            throw MariaDBError(code: MariaDBError.Code(mysql_errno(connection)),
+                               serverMessage: String(cString: mysql_error(connection)))
+        }
+        let utf8 = Array(sql.utf8)
+        let status = utf8.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { mysql_stmt_prepare(handle, $0.baseAddress, UInt(buffer.count)) }
+        }
+        if status != 0 {
+            let error = MariaDBStatement.error(of: handle)
+            mysql_stmt_close(handle)
+            throw error
+        }
+        self.handle = handle
+        self.parameterCount = Int(mysql_stmt_param_count(handle))
+
+        if let metadata = mysql_stmt_result_metadata(handle) {
+            results = ResultLayout(metadata: metadata)
             mysql_free_result(metadata)
         }
-        self.kinds = kinds
-        columnCount = capacities.count
-        resultCapacities = capacities
-        resultBinds = .allocate(capacity: max(columnCount, 1))
-        resultBinds.initialize(repeating: MYSQL_BIND(), count: max(columnCount, 1))
-        resultLengths = .allocate(capacity: max(columnCount, 1))
-        resultLengths.initialize(repeating: 0, count: max(columnCount, 1))
-        resultNulls = .allocate(capacity: max(columnCount, 1))
-        resultNulls.initialize(repeating: 0, count: max(columnCount, 1))
-        resultErrors = .allocate(capacity: max(columnCount, 1))
-        resultErrors.initialize(repeating: 0, count: max(columnCount, 1))
-        var buffers: [UnsafeMutableRawPointer] = []
-        for index in 0..<columnCount {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacities[index], alignment: 8)
-            buffers.append(buffer)
-            resultBinds[index].buffer_type = types[index]
-            resultBinds[index].buffer = buffer
-            resultBinds[index].buffer_length = UInt(capacities[index])
-            resultBinds[index].length = resultLengths + index
-            resultBinds[index].is_null = resultNulls + index
-            resultBinds[index].error = resultErrors + index
-            resultBinds[index].is_unsigned = kinds[index] == .unsignedInteger ? 1 : 0
-        }
-        resultBuffers = buffers
     }
 
     deinit {
+        results = nil
         mysql_stmt_close(handle)
-        for buffer in resultBuffers { buffer.deallocate() }
-        resultBinds.deallocate()
-        resultLengths.deallocate()
-        resultNulls.deallocate()
-        resultErrors.deallocate()
     }
 
     func execute(_ parameters: [MariaDBValue]) throws -> MariaDBResult {
         precondition(parameters.count == parameterCount, "statement takes \(parameterCount) parameters, got \(parameters.count)")
         try bindAndExecute(parameters)
+        if results == nil && mysql_stmt_field_count(handle) > 0, let metadata = mysql_stmt_result_metadata(handle) {
+            results = ResultLayout(metadata: metadata)
+            mysql_free_result(metadata)
+        }
         var rows: [MariaDBRow] = []
-        if columnCount > 0 {
+        if let results, results.columnCount > 0 {
             defer { mysql_stmt_free_result(handle) }
-            guard mysql_stmt_bind_result(handle, resultBinds) == 0 else { throw MariaDBStatement.error(of: handle) }
+            guard mysql_stmt_bind_result(handle, results.binds) == 0 else { throw MariaDBStatement.error(of: handle) }
             fetching: while true {
                 let status = mysql_stmt_fetch(handle)
                 switch status {
                 case 0, MYSQL_DATA_TRUNCATED:
-                    rows.append(try currentRow(truncated: status == MYSQL_DATA_TRUNCATED))
+                    rows.append(try currentRow(results))
                 case MYSQL_NO_DATA:
                     break fetching
                 default:
@@ -174,30 +194,31 @@ final class MariaDBStatement {
         return (pointer, bytes.count)
     }
 
-    private func currentRow(truncated: Bool) throws -> MariaDBRow {
+    private func currentRow(_ results: ResultLayout) throws -> MariaDBRow {
+        let columnCount = results.columnCount
         var storage: [UInt8] = []
         storage.reserveCapacity(128)
         var ends: [Int32] = []
         ends.reserveCapacity(columnCount)
         for index in 0..<columnCount {
-            if resultNulls[index] != 0 {
+            if results.nulls[index] != 0 {
                 ends.append(-1)
                 continue
             }
-            switch kinds[index] {
+            switch results.kinds[index] {
             case .signedInteger:
-                Self.appendDecimal(resultBuffers[index].load(as: Int64.self), to: &storage)
+                Self.appendDecimal(results.buffers[index].load(as: Int64.self), to: &storage)
             case .unsignedInteger:
-                Self.appendDecimal(resultBuffers[index].load(as: UInt64.self), to: &storage)
+                Self.appendDecimal(results.buffers[index].load(as: UInt64.self), to: &storage)
             case .dateTime:
-                Self.appendDateTime(resultBuffers[index].load(as: MYSQL_TIME.self), to: &storage)
+                Self.appendDateTime(results.buffers[index].load(as: MYSQL_TIME.self), to: &storage)
             case .text:
-                let length = Int(resultLengths[index])
-                if length <= resultCapacities[index] {
-                    let bytes = resultBuffers[index].assumingMemoryBound(to: UInt8.self)
+                let length = Int(results.lengths[index])
+                if length <= results.capacities[index] {
+                    let bytes = results.buffers[index].assumingMemoryBound(to: UInt8.self)
                     storage.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
                 } else {
-                    storage.append(contentsOf: try fetchWhole(column: index, length: length))
+                    storage.append(contentsOf: try fetchWhole(column: index, length: length, type: results.binds[index].buffer_type))
                 }
             }
             ends.append(Int32(storage.count))
@@ -244,12 +265,12 @@ final class MariaDBStatement {
     }
 
     /// A value longer than the column's buffer: fetch it again into a buffer of its full length.
-    private func fetchWhole(column index: Int, length: Int) throws -> [UInt8] {
+    private func fetchWhole(column index: Int, length: Int, type: enum_field_types) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: length)
         var bind = MYSQL_BIND()
         var fetchedLength: UInt = 0
         try bytes.withUnsafeMutableBytes { buffer in
-            bind.buffer_type = resultBinds[index].buffer_type
+            bind.buffer_type = type
             bind.buffer = buffer.baseAddress
             bind.buffer_length = UInt(length)
             try withUnsafeMutablePointer(to: &fetchedLength) { lengthPointer in

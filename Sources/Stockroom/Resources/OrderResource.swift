@@ -12,11 +12,23 @@ enum OrderResource {
     static let orderNotFound = HTTPError(404, "order_not_found", "No such order.")
 
     static func create(_ context: RequestContext, _: [Int64]) throws -> Response {
-        let user = try context.authenticatedUser()
-        let body = try context.jsonBody(allowed: ["items", "product_id", "quantity"])
-        let request = try OrderRequest(body: body)
-        let key = try OrderRequest.validatedIdempotencyKey(context.request.parameters["HTTP_IDEMPOTENCY_KEY"])
-        let outcome = try OrderPlacement.place(request, idempotencyKey: key, user: user, context: context)
+        guard let token = context.bearerToken else { throw HTTPError.unauthorized }
+        let request: OrderRequest
+        let key: String?
+        do {
+            let body = try context.jsonBody(allowed: ["items", "product_id", "quantity"])
+            request = try OrderRequest(body: body)
+            key = try OrderRequest.validatedIdempotencyKey(context.request.parameters["HTTP_IDEMPOTENCY_KEY"])
+        } catch {
+            // The token is checked before the body: an unknown or expired token is a 401 even when the
+            // body is wrong too. Only requests that fail anyway pay for this separate lookup.
+            _ = try context.authenticatedUser()
+            throw error
+        }
+        let buyer: OrderPlacement.Buyer = key == nil
+            ? .session(tokenHash: SessionToken.hash(token))
+            : .user(try context.authenticatedUser())
+        let outcome = try OrderPlacement.place(request, idempotencyKey: key, buyer: buyer, context: context)
         var headers = [("Location", "/api/v1/orders/\(outcome.order.id)")]
         if outcome.replayed { headers.append(("Idempotent-Replayed", "true")) }
         return .json(201, outcome.order.json, headers: headers)
