@@ -16,15 +16,14 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEVSTACK="$REPO/scripts/devstack.sh"
 cd "$REPO"
+# shellcheck source=lib/test-stack.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/test-stack.sh"
 
 log() { printf 'chaos-test: %s\n' "$*" >&2; }
 
 command -v python3 >/dev/null || { log "python3 not found (make test installs it)"; exit 1; }
 command -v mariadb >/dev/null || { log "the mariadb client is not installed (scripts/devstack.sh deps)"; exit 1; }
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-STACK_DIR="$REPO/.run/chaos-$PORT"
-BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STOCKROOM_PROCESSES=2
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS=1
@@ -35,31 +34,14 @@ CHAOS_TIMEOUT="${CHAOS_TIMEOUT:-420}"
 # The worker settings are the defaults: a worker left with a delay by someone's shell would slow nothing
 # here, but keep the stack predictable.
 unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL
-export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS \
-    STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT
+test_stack_init chaos
+export STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT
 
-rm -rf "$STACK_DIR"
-mkdir -p "$STACK_DIR"
-
-# Helpers the tests call: `stack up|status|...` for this stack (with the same test-only responder
-# settings, so an `up` that brings MariaDB back keeps them), `ctl ARGS` = stockroomctl with its env.
-write_helper() {
-    local path="$1" command="$2"
-    {
-        printf '#!/usr/bin/env bash\n'
-        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q\n' \
-            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS"
-        printf 'export STOCKROOM_TEST_HOOKS=%q STOCKROOM_LOCK_WAIT_TIMEOUT=%q\n' "$STOCKROOM_TEST_HOOKS" "$STOCKROOM_LOCK_WAIT_TIMEOUT"
-        printf 'unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL\n'
-        [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
-        printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"
-    } >"$path"
-    chmod +x "$path"
-}
-write_helper "$STACK_DIR/ctl" ctl
-write_helper "$STACK_DIR/stack" ""
-
-print_logs() { bash "$DEVSTACK" logs 60 || true; }
+# The helpers keep the same test-only responder settings, so that a `stack up` that brings MariaDB
+# back keeps them.
+test_stack_write_helpers \
+    "$(printf 'export STOCKROOM_TEST_HOOKS=%q STOCKROOM_LOCK_WAIT_TIMEOUT=%q' "$STOCKROOM_TEST_HOOKS" "$STOCKROOM_LOCK_WAIT_TIMEOUT")" \
+    'unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL'
 
 # A case that failed half-way may have left a process stopped (SIGSTOP): wake every process of the
 # stack before stopping it, or its SIGTERM would wait for the SIGKILL fallback.
@@ -82,40 +64,22 @@ cleanup() {
         log "summary of the fault cases ($STACK_DIR/chaos-summary.txt):"
         cat "$STACK_DIR/chaos-summary.txt" >&2
     fi
-    log "tearing down the stack in $STACK_DIR"
-    bash "$DEVSTACK" down || log "devstack down failed"
-    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
-        log "KEEP_STACK=1: logs and data kept in $STACK_DIR"
-    else
-        rm -rf "$STACK_DIR"
-    fi
+    test_stack_teardown
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+test_stack_traps cleanup
 
-log "starting a stack on 127.0.0.1:$PORT in $STACK_DIR (responders: 2, workers: 1, test hooks on, lock wait timeout 1 s)"
-if ! bash "$DEVSTACK" up; then
-    log "the stack did not come up"
-    print_logs
-    exit 1
-fi
+test_stack_up "starting a stack on 127.0.0.1:$PORT in $STACK_DIR (responders: 2, workers: 1, test hooks on, lock wait timeout 1 s)"
 
 rc=0
-STOCKROOM_URL="http://127.0.0.1:$PORT" \
-STOCKROOM_STACK_DIR="$STACK_DIR" \
-STOCKROOM_CTL="$STACK_DIR/ctl" \
-STOCKROOM_STACK="$STACK_DIR/stack" \
 STOCKROOM_LOCK_WAIT_TIMEOUT="$STOCKROOM_LOCK_WAIT_TIMEOUT" \
-PYTHONDONTWRITEBYTECODE=1 \
-    timeout -k 15 "$CHAOS_TIMEOUT" python3 -m pytest -q -s -p no:cacheprovider Tests/Faults "$@" || rc=$?
+    test_stack_run timeout -k 15 "$CHAOS_TIMEOUT" python3 -m pytest -q -s -p no:cacheprovider Tests/Faults "$@" || rc=$?
 
 if (( rc == 124 || rc == 137 )); then
     log "pytest did not finish within CHAOS_TIMEOUT=$CHAOS_TIMEOUT s"
 fi
 if (( rc != 0 )); then
     log "pytest failed (exit $rc); logs of the stack:"
-    print_logs
+    test_stack_print_logs
 fi
 exit "$rc"

@@ -28,6 +28,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEVSTACK="$REPO/scripts/devstack.sh"
 SPEC="$REPO/docs/openapi.yaml"
 cd "$REPO"
+# shellcheck source=lib/test-stack.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/test-stack.sh"
 
 log() { printf 'fuzz-test: %s\n' "$*" >&2; }
 
@@ -53,21 +55,17 @@ ST_VERSION="$(python3 -c 'import schemathesis; print(schemathesis.__version__)')
 log "schemathesis $ST_VERSION"
 
 # ------------------------------------------------------------------ the stack
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-STACK_DIR="$REPO/.run/fuzz-$PORT"
-BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-1}"
-export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS
+test_stack_init fuzz
 URL="http://127.0.0.1:$PORT"
 REPORT_DIR="${FUZZ_REPORT_DIR:-$STACK_DIR/schemathesis}"
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}"
 MAX_TIME="${FUZZ_MAX_TIME:-30}"
 SEED="${FUZZ_SEED:-$(python3 -c 'import random; print(random.randrange(2**31))')}"
 
-rm -rf "$STACK_DIR"
-mkdir -p "$STACK_DIR" "$REPORT_DIR"
+mkdir -p "$REPORT_DIR"
 
 failed=0
 started=$SECONDS
@@ -76,8 +74,7 @@ started=$SECONDS
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    log "tearing down the stack in $STACK_DIR"
-    bash "$DEVSTACK" down || log "devstack down failed"
+    test_stack_down
     if [[ "${KEEP_STACK:-0}" == 1 ]] || (( rc != 0 )); then
         log "logs, data and reports kept in $STACK_DIR"
     else
@@ -86,16 +83,9 @@ cleanup() {
     log "done in $((SECONDS - started)) s"
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+test_stack_traps cleanup
 
-log "starting a stack on $URL in $STACK_DIR"
-if ! bash "$DEVSTACK" up; then
-    log "the stack did not come up"
-    bash "$DEVSTACK" logs 60 || true
-    exit 1
-fi
+test_stack_up "starting a stack on $URL in $STACK_DIR"
 
 # ------------------------------------------------------------------ accounts and data
 PASSWORD="fuzz-password-$RANDOM$RANDOM"
@@ -202,7 +192,7 @@ fi
 
 if (( failed )); then
     log "FAILED (reports in $REPORT_DIR; stack logs below)"
-    bash "$DEVSTACK" logs 40 || true
+    test_stack_print_logs 40
     exit 1
 fi
 log "all runs passed"

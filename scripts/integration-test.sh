@@ -10,75 +10,38 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEVSTACK="$REPO/scripts/devstack.sh"
 cd "$REPO"
+# shellcheck source=lib/test-stack.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/test-stack.sh"
 
 log() { printf 'integration-test: %s\n' "$*" >&2; }
 
 command -v python3 >/dev/null || { log "python3 not found (make test installs it)"; exit 1; }
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-STACK_DIR="$REPO/.run/test-$PORT"
-BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-2}"
-export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS
+test_stack_init test
 
-rm -rf "$STACK_DIR"
-mkdir -p "$STACK_DIR"
-
-# Helpers the tests call: `stack down|up|status...` for this stack, `ctl ARGS` = stockroomctl with its env.
-# Worker settings (STOCKROOM_PROCESS_DELAY, ...) are deliberately not pinned here: a test may run
-# `STOCKROOM_PROCESS_DELAY=2 stack up` to restart the workers with other settings.
-write_helper() {
-    local path="$1" command="$2"
-    {
-        printf '#!/usr/bin/env bash\n'
-        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q\n' \
-            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS"
-        [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
-        printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"
-    } >"$path"
-    chmod +x "$path"
-}
-write_helper "$STACK_DIR/ctl" ctl
-write_helper "$STACK_DIR/stack" ""
-
-print_logs() { bash "$DEVSTACK" logs 60 || true; }
+# Worker settings (STOCKROOM_PROCESS_DELAY, ...) are deliberately not pinned in the helpers: a test
+# may run `STOCKROOM_PROCESS_DELAY=2 stack up` to restart the workers with other settings.
+test_stack_write_helpers
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    log "tearing down the stack in $STACK_DIR"
-    bash "$DEVSTACK" down || log "devstack down failed"
-    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
-        log "KEEP_STACK=1: logs and data kept in $STACK_DIR"
-    else
-        rm -rf "$STACK_DIR"
-    fi
+    test_stack_teardown
     exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+test_stack_traps cleanup
 
-log "starting a stack on 127.0.0.1:$PORT in $STACK_DIR"
-if ! bash "$DEVSTACK" up; then
-    log "the stack did not come up"
-    print_logs
-    exit 1
-fi
+test_stack_up
 
 rc=0
-STOCKROOM_URL="http://127.0.0.1:$PORT" \
-STOCKROOM_STACK_DIR="$STACK_DIR" \
-STOCKROOM_CTL="$STACK_DIR/ctl" \
-STOCKROOM_STACK="$STACK_DIR/stack" \
-PYTHONDONTWRITEBYTECODE=1 \
-    python3 -m pytest -q -p no:cacheprovider Tests/Integration "$@" || rc=$?
+test_stack_run python3 -m pytest -q -p no:cacheprovider Tests/Integration "$@" || rc=$?
 
 if (( rc != 0 )); then
     log "pytest failed (exit $rc); logs of the stack:"
-    print_logs
+    test_stack_print_logs
 fi
 exit "$rc"

@@ -1,0 +1,113 @@
+# shellcheck shell=bash
+# The private test stack shared by scripts/integration-test.sh, scripts/chaos-test.sh and
+# scripts/fuzz-test.sh: a stack on a free port of 127.0.0.1 in its own folder under .run/, brought
+# up with scripts/devstack.sh and torn down afterwards. Sourced, not run.
+#
+# The sourcing script sets REPO (the repository), DEVSTACK (scripts/devstack.sh) and a log function
+# (its own prefix), then, in this order:
+#   STOCKROOM_PROCESSES=... STOCKROOM_THREADS=... STOCKROOM_WORKERS=...   its stack settings
+#   test_stack_init NAME           port, STACK_DIR=.run/NAME-PORT (emptied), BIN_DIR; exports them
+#   test_stack_write_helpers ...   optional: the `ctl` and `stack` executables in STACK_DIR
+#   test_stack_traps cleanup       its cleanup function (calling test_stack_teardown) on EXIT
+#   test_stack_up                  exits 1, with the stack's logs, when the stack does not come up
+#   test_stack_run COMMAND...      runs the tests with STOCKROOM_URL, STOCKROOM_STACK_DIR, ...
+
+# test_stack_init NAME
+# Picks a free port (PORT) and the stack folder STACK_DIR="$REPO/.run/NAME-$PORT", defaults BIN_DIR to
+# the release build, exports PORT STACK_DIR BIN_DIR and the STOCKROOM_PROCESSES, STOCKROOM_THREADS and
+# STOCKROOM_WORKERS the caller set, and makes STACK_DIR empty.
+test_stack_init() {
+    local name="$1"
+    : "${STOCKROOM_PROCESSES:?set before test_stack_init}" "${STOCKROOM_THREADS:?set before test_stack_init}" \
+        "${STOCKROOM_WORKERS:?set before test_stack_init}"
+    PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    STACK_DIR="$REPO/.run/$name-$PORT"
+    BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
+    export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS
+
+    rm -rf "$STACK_DIR"
+    mkdir -p "$STACK_DIR"
+}
+
+# test_stack_write_helpers [LINE...]
+# Writes the helpers the tests call into STACK_DIR: `stack down|up|status...` for this stack and
+# `ctl ARGS` = stockroomctl with its env. Each pins STACK_DIR, PORT, BIN_DIR, the three STOCKROOM_*
+# settings and LOG_LEVEL (when set); each LINE (shell code, e.g. more exports) goes in after them.
+# shellcheck disable=SC2120 # the arguments are optional
+test_stack_write_helpers() {
+    _test_stack_write_helper "$STACK_DIR/ctl" ctl "$@"
+    _test_stack_write_helper "$STACK_DIR/stack" "" "$@"
+}
+
+# _test_stack_write_helper PATH DEVSTACK_COMMAND [LINE...]
+_test_stack_write_helper() {
+    local path="$1" command="$2"
+    shift 2
+    {
+        printf '#!/usr/bin/env bash\n'
+        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q\n' \
+            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS"
+        (( $# == 0 )) || printf '%s\n' "$@"
+        [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
+        printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"
+    } >"$path"
+    chmod +x "$path"
+}
+
+# test_stack_print_logs [LINES]
+# The last LINES (60) lines of the stack's logs; never fails.
+# shellcheck disable=SC2120 # the arguments are optional
+test_stack_print_logs() { bash "$DEVSTACK" logs "${1:-60}" || true; }
+
+# test_stack_traps CLEANUP
+# CLEANUP runs on EXIT (it should start with `local rc=$?; trap - EXIT INT TERM` and end with
+# `exit "$rc"`); SIGINT exits 130 and SIGTERM 143, through it.
+test_stack_traps() {
+    # shellcheck disable=SC2064 # the function name is meant to be expanded now
+    trap "$1" EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# test_stack_up [MESSAGE]
+# Logs MESSAGE (default "starting a stack on 127.0.0.1:PORT in STACK_DIR") and brings the stack up;
+# when it does not come up, logs so with the stack's logs and exits 1.
+# shellcheck disable=SC2120 # the arguments are optional
+test_stack_up() {
+    log "${1:-starting a stack on 127.0.0.1:$PORT in $STACK_DIR}"
+    if ! bash "$DEVSTACK" up; then
+        log "the stack did not come up"
+        test_stack_print_logs
+        exit 1
+    fi
+}
+
+# test_stack_run COMMAND...
+# Runs COMMAND with the stack's environment for the tests: STOCKROOM_URL, STOCKROOM_STACK_DIR,
+# STOCKROOM_CTL, STOCKROOM_STACK and PYTHONDONTWRITEBYTECODE=1. Returns its exit code.
+test_stack_run() {
+    STOCKROOM_URL="http://127.0.0.1:$PORT" \
+    STOCKROOM_STACK_DIR="$STACK_DIR" \
+    STOCKROOM_CTL="$STACK_DIR/ctl" \
+    STOCKROOM_STACK="$STACK_DIR/stack" \
+    PYTHONDONTWRITEBYTECODE=1 \
+        "$@"
+}
+
+# test_stack_down
+# Stops the stack (logging it); a failure is logged, not returned.
+test_stack_down() {
+    log "tearing down the stack in $STACK_DIR"
+    bash "$DEVSTACK" down || log "devstack down failed"
+}
+
+# test_stack_teardown
+# test_stack_down, then removes STACK_DIR unless KEEP_STACK=1.
+test_stack_teardown() {
+    test_stack_down
+    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
+        log "KEEP_STACK=1: logs and data kept in $STACK_DIR"
+    else
+        rm -rf "$STACK_DIR"
+    fi
+}
