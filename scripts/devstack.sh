@@ -612,28 +612,34 @@ stop_supervised() {
     done
 }
 
-# The test-only responder settings `up` was given, as the lines of $RESPONDER_ENV_FILE (none when
-# unset, which is the default: they never reach $ENV_FILE, stockroomctl or a production install).
-responder_settings() {
+# settings_lines VAR...: the variables among VAR that are set, as `export` lines (none when unset).
+settings_lines() {
     local v
-    for v in STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT; do
+    for v in "$@"; do
         [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"
     done
     return 0
 }
 
-# Writes $RESPONDER_ENV_FILE; true when the settings differ from the ones the running responders use.
-write_responder_env() {
-    local old="" new
-    [[ -r "$RESPONDER_ENV_FILE" ]] && old="$(grep -v '^#' "$RESPONDER_ENV_FILE" || true)"
-    new="$(responder_settings)"
+# write_settings_file FILE TITLE VAR...: writes the set VARs to FILE; true when they differ from
+# what FILE held (the settings the running processes use).
+write_settings_file() {
+    local file="$1" title="$2" old="" new
+    shift 2
+    [[ -r "$file" ]] && old="$(grep -v '^#' "$file" || true)"
+    new="$(settings_lines "$@")"
     {
-        printf '# Test-only responder settings of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
+        printf '# %s of the dev stack in %s (written by scripts/devstack.sh up)\n' "$title" "$STACK_DIR"
         [[ -z "$new" ]] || printf '%s\n' "$new"
-    } >"$RESPONDER_ENV_FILE.tmp"
-    mv "$RESPONDER_ENV_FILE.tmp" "$RESPONDER_ENV_FILE"
+    } >"$file.tmp"
+    mv "$file.tmp" "$file"
     [[ "$old" != "$new" ]]
 }
+
+# The test-only responder settings `up` was given (never in $ENV_FILE, stockroomctl or production).
+RESPONDER_SETTINGS=(STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT)
+responder_settings() { settings_lines "${RESPONDER_SETTINGS[@]}"; }
+write_responder_env() { write_settings_file "$RESPONDER_ENV_FILE" "Test-only responder settings" "${RESPONDER_SETTINGS[@]}"; }
 
 # Before the responders are started: when the responder settings changed, the running responders
 # 1..STOCKROOM_PROCESSES are stopped here so that start_responder starts them with the new ones.
@@ -653,27 +659,10 @@ restart_changed_responders() {
 
 # ---------------------------------------------------------------------------- workers
 
-# The worker settings `up` was given, as the lines of $WORKER_ENV_FILE (none when unset).
-worker_settings() {
-    local v
-    for v in STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL; do
-        [[ -n "${!v:-}" ]] && printf 'export %s=%q\n' "$v" "${!v}"
-    done
-    return 0
-}
-
-# Writes $WORKER_ENV_FILE; true when the settings differ from the ones the running workers use.
-write_worker_env() {
-    local old="" new
-    [[ -r "$WORKER_ENV_FILE" ]] && old="$(grep -v '^#' "$WORKER_ENV_FILE" || true)"
-    new="$(worker_settings)"
-    {
-        printf '# Worker settings of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
-        [[ -z "$new" ]] || printf '%s\n' "$new"
-    } >"$WORKER_ENV_FILE.tmp"
-    mv "$WORKER_ENV_FILE.tmp" "$WORKER_ENV_FILE"
-    [[ "$old" != "$new" ]]
-}
+# The worker settings `up` was given.
+WORKER_SETTINGS=(STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL)
+worker_settings() { settings_lines "${WORKER_SETTINGS[@]}"; }
+write_worker_env() { write_settings_file "$WORKER_ENV_FILE" "Worker settings" "${WORKER_SETTINGS[@]}"; }
 
 # Seconds to wait for the workers to stop: a worker finishes its current batch first
 # (up to STOCKROOM_WORKER_BATCH orders x STOCKROOM_PROCESS_DELAY), plus 20 s.

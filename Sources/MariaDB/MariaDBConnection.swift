@@ -109,16 +109,6 @@ public final class MariaDBConnection {
         }
     }
 
-    /// True when the server answers; a dead server marks the connection broken.
-    public func ping() -> Bool {
-        guard !isBroken else { return false }
-        if mysql_ping(handle) != 0 {
-            isBroken = true
-            return false
-        }
-        return true
-    }
-
     private func ensureUsable() throws {
         if isBroken {
             throw MariaDBError(code: .notConnected, serverMessage: "connection is broken")

@@ -23,23 +23,7 @@ public struct MariaDBRow: Sendable {
         self.ends = ends
     }
 
-    public init(columns: [[UInt8]?]) {
-        var storage: [UInt8] = []
-        var ends: [Int32] = []
-        for column in columns {
-            if let column {
-                storage.append(contentsOf: column)
-                ends.append(Int32(storage.count))
-            } else {
-                ends.append(-1)
-            }
-        }
-        self.init(storage: storage, ends: ends)
-    }
-
     public var count: Int { ends.count }
-
-    public func isNull(_ index: Int) -> Bool { ends[index] < 0 }
 
     /// The column's bytes without copying them; nil for NULL.
     public func slice(_ index: Int) -> ArraySlice<UInt8>? {
