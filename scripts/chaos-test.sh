@@ -4,7 +4,7 @@
 # injects one fault (SIGKILL/SIGSTOP/SIGTERM of a responder, SIGKILL of MariaDB, dropped database
 # connections) and checks recovery and the books.
 #   KEEP_STACK=1      keep the stack dir (logs, data, chaos-summary.txt) after the run; it is stopped either way
-#   CHAOS_TIMEOUT=S   hard bound on the pytest run in seconds (default 420)
+#   CHAOS_TIMEOUT=S   hard bound on the pytest run in seconds (default 720)
 #   extra arguments are passed to pytest (e.g. -k sigstop -x)
 # The stack runs 2 responder processes (STOCKROOM_THREADS, default 32, threads each), 1 worker, and
 # the test-only hooks: STOCKROOM_TEST_HOOKS=1 (the X-Stockroom-Test-Lock-Delay-Ms header) and
@@ -29,7 +29,7 @@ STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS=1
 STOCKROOM_TEST_HOOKS=1
 STOCKROOM_LOCK_WAIT_TIMEOUT=1
-CHAOS_TIMEOUT="${CHAOS_TIMEOUT:-420}"
+CHAOS_TIMEOUT="${CHAOS_TIMEOUT:-720}"
 [[ "$CHAOS_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || { log "CHAOS_TIMEOUT must be a number of seconds (got '$CHAOS_TIMEOUT')"; exit 2; }
 # The worker settings are the defaults: a worker left with a delay by someone's shell would slow nothing
 # here, but keep the stack predictable.

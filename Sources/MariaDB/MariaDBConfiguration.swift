@@ -15,6 +15,10 @@ public struct MariaDBConfiguration: Sendable {
     /// READ COMMITTED instead of the default REPEATABLE READ: for a claimer (the order worker) whose
     /// locking reads must not take gap locks that would block concurrent inserts.
     public var readCommitted = false
+    /// Prepared statements one connection keeps (least recently used go first). The server's
+    /// `max_prepared_stmt_count` must exceed connections × this (see docs/deployment.md).
+    public var statementCacheCapacity = MariaDBConfiguration.defaultStatementCacheCapacity
+    public static let defaultStatementCacheCapacity = 64
 
     public init(
         unixSocket: String? = nil, host: String = "localhost", port: UInt32 = 3306,
@@ -49,6 +53,9 @@ public struct MariaDBConfiguration: Sendable {
         if let seconds = environment["STOCKROOM_DB_TIMEOUT"].flatMap(UInt32.init), seconds > 0 {
             configuration.readTimeout = seconds
             configuration.writeTimeout = seconds
+        }
+        if let capacity = environment["STOCKROOM_DB_STATEMENT_CACHE"].flatMap(Int.init), (1...1024).contains(capacity) {
+            configuration.statementCacheCapacity = capacity
         }
         return configuration
     }

@@ -6,7 +6,7 @@ import CMariaDB
 /// belongs to. The owner (`MariaDBSession`) replaces a broken connection between transactions.
 public final class MariaDBConnection {
     private let handle: UnsafeMutablePointer<MYSQL>
-    private var statements: [String: MariaDBStatement] = [:]
+    private var statements: StatementCache<MariaDBStatement>
     public private(set) var isBroken = false
     public private(set) var isInTransaction = false
 
@@ -46,13 +46,12 @@ public final class MariaDBConnection {
             configuration.unixSocket == nil ? configuration.port : 0,
             configuration.unixSocket, 0)
         if connected == nil {
-            let error = MariaDBError(code: MariaDBError.Code(mysql_errno(handle)),
-                                     sqlState: String(cString: mysql_sqlstate(handle)),
-                                     serverMessage: String(cString: mysql_error(handle)))
+            let error = MariaDBStatement.error(statement: nil, connection: handle)
             mysql_close(handle)  // a failed connect must not leak the handle
             throw error
         }
         self.handle = handle
+        self.statements = StatementCache(capacity: configuration.statementCacheCapacity)
     }
 
     deinit {
@@ -60,23 +59,42 @@ public final class MariaDBConnection {
         mysql_close(handle)
     }
 
-    /// Runs `sql` as a server-side prepared statement (prepared once per connection) with `parameters`.
+    /// Runs `sql` as a server-side prepared statement with `parameters`. Statements stay prepared
+    /// in a bounded per-connection cache, so that one connection holds at most
+    /// `statementCacheCapacity` of the server's `max_prepared_stmt_count`.
     @discardableResult
     public func query(_ sql: String, _ parameters: [MariaDBValue] = []) throws -> MariaDBResult {
         try ensureUsable()
         do {
-            let statement: MariaDBStatement
-            if let cached = statements[sql] {
-                statement = cached
-            } else {
-                statement = try MariaDBStatement(connection: handle, sql: sql)
-                statements[sql] = statement
+            do {
+                return try prepared(sql).execute(parameters)
+            } catch let error as MariaDBError where error.code == .needsReprepare {
+                // The table changed under a cached statement (a migration): prepare it again, once.
+                statements.remove(sql)
+                return try prepared(sql).execute(parameters)
             }
-            return try statement.execute(parameters)
         } catch let error as MariaDBError {
             noteFailure(error)
             throw error
         }
+    }
+
+    /// Statements cached on this connection right now.
+    public var cachedStatementCount: Int { statements.count }
+
+    private func prepared(_ sql: String) throws -> MariaDBStatement {
+        if let cached = statements.statement(for: sql) { return cached }
+        let statement: MariaDBStatement
+        do {
+            statement = try MariaDBStatement(connection: handle, sql: sql)
+        } catch let error as MariaDBError where error.code == .tooManyPreparedStatements {
+            // The server-wide limit is reached: give back every statement this connection holds
+            // (closing one costs no round trip) and try once more before reporting it.
+            statements.removeAll()
+            statement = try MariaDBStatement(connection: handle, sql: sql)
+        }
+        statements.insert(statement, for: sql)
+        return statement
     }
 
     public func beginTransaction() throws {
@@ -116,14 +134,12 @@ public final class MariaDBConnection {
     }
 
     private func noteFailure(_ error: MariaDBError) {
-        if error.isConnectionLost || error.code.rawValue >= 2000 && error.code.rawValue < 3000 {
+        if error.breaksConnection {
             isBroken = true
         }
     }
 
     private func lastError() -> MariaDBError {
-        MariaDBError(code: MariaDBError.Code(mysql_errno(handle)),
-                     sqlState: String(cString: mysql_sqlstate(handle)),
-                     serverMessage: String(cString: mysql_error(handle)))
+        MariaDBStatement.error(statement: nil, connection: handle)
     }
 }

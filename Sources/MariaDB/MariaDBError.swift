@@ -10,14 +10,39 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
         public static let deadlock = Code(1213)
         public static let checkConstraintViolated = Code(4025)
         public static let outOfRange = Code(1264)
+        public static let tooManyPreparedStatements = Code(1461)
+        public static let needsReprepare = Code(1615)
+        public static let queryInterrupted = Code(1317)
+        public static let statementTimeout = Code(1969)
         public static let serverGone = Code(2006)
         public static let serverLost = Code(2013)
         public static let connectionFailed = Code(2002)
         public static let hostConnectionFailed = Code(2003)
         public static let serverLostExtended = Code(2055)
         public static let commandsOutOfSync = Code(2014)
+        /// CR_UNKNOWN_ERROR: a call failed and neither the statement nor the connection named a code.
+        public static let unknownClientError = Code(2000)
         /// Raised by this wrapper, not the server: the connection is already known to be broken.
         public static let notConnected = Code(2006)
+    }
+
+    /// What an error means for the caller; every code falls in exactly one class.
+    public enum Kind: Sendable, Equatable {
+        /// Deadlock or lock wait timeout (on Galera also a certification failure at COMMIT, which
+        /// reports 1213): InnoDB rolled the transaction back; run it again.
+        case conflict
+        /// The server or this connection cannot serve now (lost, killed, shutting down, a Galera
+        /// node not in the primary component, no connection slots): replace the connection.
+        case unavailable
+        /// The server-wide `max_prepared_stmt_count` is reached.
+        case statementLimit
+        /// The statement was stopped by the server or an operator (KILL QUERY, max_statement_time);
+        /// the connection stays usable. Not retried: whoever stopped it meant it.
+        case interrupted
+        /// A unique key refused the row; the caller decides what that means.
+        case duplicateKey
+        /// Anything else: a bug or a constraint the caller did not expect.
+        case other
     }
 
     public let code: Code
@@ -30,20 +55,38 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
         self.serverMessage = serverMessage
     }
 
-    /// The connection can no longer be used; it must be replaced (between transactions only).
-    public var isConnectionLost: Bool {
+    /// Server codes that mean "this connection or server cannot serve now".
+    /// 1040/1203: no connection slots; 1045: access denied (credentials changed under us);
+    /// 1047: WSREP has not yet prepared node for application use (Galera, non-primary);
+    /// 1053: server shutdown in progress; 1290: read-only server; 1927: connection killed;
+    /// 4031: disconnected for inactivity.
+    private static let unavailableServerCodes: Set<UInt32> = [1040, 1203, 1045, 1047, 1053, 1290, 1927, 4031]
+    /// Client codes that mean the connection is gone (not the client-side usage errors 20xx).
+    private static let unavailableClientCodes: Set<UInt32> = [2000, 2002, 2003, 2006, 2013, 2014, 2026, 2055]
+
+    public var kind: Kind {
         switch code {
-        case .serverGone, .serverLost, .connectionFailed, .hostConnectionFailed, .serverLostExtended,
-             .commandsOutOfSync:
-            return true
+        case .deadlock, .lockWaitTimeout: return .conflict
+        case .tooManyPreparedStatements: return .statementLimit
+        case .queryInterrupted, .statementTimeout: return .interrupted
+        case .duplicateKey: return .duplicateKey
         default:
-            // 1927: connection killed (KILL CONNECTION); 4031: disconnected for inactivity.
-            return code.rawValue == 1927 || code.rawValue == 4031 || code.rawValue == 2026
+            if Self.unavailableServerCodes.contains(code.rawValue) || Self.unavailableClientCodes.contains(code.rawValue) {
+                return .unavailable
+            }
+            return .other
         }
     }
 
+    /// The connection can no longer be used; it must be replaced (between transactions only).
+    public var isConnectionLost: Bool { kind == .unavailable }
+
+    /// Whether the connection's protocol state is unknown after this error: every client-side
+    /// (2xxx) error too, so that a connection is never reused after one.
+    public var breaksConnection: Bool { kind == .unavailable || (2000..<3000).contains(code.rawValue) }
+
     /// Deadlock or lock wait timeout: InnoDB rolled back (part of) the transaction; retry it whole.
-    public var isRetryableConflict: Bool { code == .deadlock || code == .lockWaitTimeout }
+    public var isRetryableConflict: Bool { kind == .conflict }
 
     public var description: String { "MariaDB error \(code.rawValue) [\(sqlState)]" }
 }

@@ -84,8 +84,9 @@ public final class MariaDBSession {
         }
     }
 
-    /// Runs `body` inside START TRANSACTION ... COMMIT. Any error rolls back explicitly. Deadlocks and
-    /// lock wait timeouts retry the whole body a bounded number of times, with jittered backoff.
+    /// Runs `body` inside START TRANSACTION ... COMMIT. Any error rolls back explicitly. Deadlocks,
+    /// lock wait timeouts (also when a row fetch or the COMMIT reports them) and a full server
+    /// statement limit retry the whole body a bounded number of times, with jittered backoff.
     public func transaction<T>(_ body: (MariaDBConnection) throws -> T) throws -> T {
         var attempt = 0
         while true {
@@ -97,7 +98,9 @@ public final class MariaDBSession {
                 return value
             } catch let error as MariaDBError {
                 connection.rollback()
-                if error.isRetryableConflict && attempt < transactionAttempts {
+                // A statement limit that freeing this connection's statements did not lift may be
+                // lifted by the other connections doing the same: worth a retry too.
+                if error.kind == .conflict || error.kind == .statementLimit, attempt < transactionAttempts {
                     onRetry?(error)
                     logger.debug("retrying transaction", metadata: ["db.error": "\(error.code.rawValue)", "attempt": "\(attempt)"])
                     let base = 5 << attempt  // 10, 20, 40 ms

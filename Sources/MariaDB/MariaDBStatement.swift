@@ -84,6 +84,8 @@ final class MariaDBStatement {
     }
 
     private let handle: UnsafeMutablePointer<MYSQL_STMT>
+    /// The connection's handle: a failed fetch can leave its error there, not on the statement.
+    private let connection: UnsafeMutablePointer<MYSQL>
     private let parameterCount: Int
     /// From the metadata at prepare time; for INSERT ... RETURNING MariaDB only describes the
     /// result after the first execute, so it is made then.
@@ -92,19 +94,19 @@ final class MariaDBStatement {
     /// Prepares `sql` on `connection`; on failure the statement handle is closed before throwing.
     init(connection: UnsafeMutablePointer<MYSQL>, sql: String) throws {
         guard let handle = mysql_stmt_init(connection) else {
-            throw MariaDBError(code: MariaDBError.Code(mysql_errno(connection)),
-                               serverMessage: String(cString: mysql_error(connection)))
+            throw MariaDBStatement.error(statement: nil, connection: connection)
         }
         let utf8 = Array(sql.utf8)
         let status = utf8.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { mysql_stmt_prepare(handle, $0.baseAddress, UInt(buffer.count)) }
         }
         if status != 0 {
-            let error = MariaDBStatement.error(of: handle)
+            let error = MariaDBStatement.error(statement: handle, connection: connection)
             mysql_stmt_close(handle)
             throw error
         }
         self.handle = handle
+        self.connection = connection
         self.parameterCount = Int(mysql_stmt_param_count(handle))
 
         if let metadata = mysql_stmt_result_metadata(handle) {
@@ -128,7 +130,7 @@ final class MariaDBStatement {
         var rows: [MariaDBRow] = []
         if let results, results.columnCount > 0 {
             defer { mysql_stmt_free_result(handle) }
-            guard mysql_stmt_bind_result(handle, results.binds) == 0 else { throw MariaDBStatement.error(of: handle) }
+            guard mysql_stmt_bind_result(handle, results.binds) == 0 else { throw lastError() }
             fetching: while true {
                 let status = mysql_stmt_fetch(handle)
                 switch status {
@@ -138,7 +140,7 @@ final class MariaDBStatement {
                     break fetching
                 default:
                     // A failed fetch is an error, never the end of the rows.
-                    throw MariaDBStatement.error(of: handle)
+                    throw lastError()
                 }
             }
         }
@@ -148,7 +150,7 @@ final class MariaDBStatement {
 
     private func bindAndExecute(_ parameters: [MariaDBValue]) throws {
         guard parameterCount > 0 else {
-            guard mysql_stmt_execute(handle) == 0 else { throw MariaDBStatement.error(of: handle) }
+            guard mysql_stmt_execute(handle) == 0 else { throw lastError() }
             return
         }
         let binds = UnsafeMutablePointer<MYSQL_BIND>.allocate(capacity: parameterCount)
@@ -182,8 +184,8 @@ final class MariaDBStatement {
                 binds[index].buffer_length = UInt(buffer.count)
             }
         }
-        guard mysql_stmt_bind_param(handle, binds) == 0 else { throw MariaDBStatement.error(of: handle) }
-        guard mysql_stmt_execute(handle) == 0 else { throw MariaDBStatement.error(of: handle) }
+        guard mysql_stmt_bind_param(handle, binds) == 0 else { throw lastError() }
+        guard mysql_stmt_execute(handle) == 0 else { throw lastError() }
     }
 
     private static func copy(_ bytes: [UInt8]) -> (pointer: UnsafeMutableRawPointer, count: Int) {
@@ -276,16 +278,30 @@ final class MariaDBStatement {
             try withUnsafeMutablePointer(to: &fetchedLength) { lengthPointer in
                 bind.length = lengthPointer
                 guard mysql_stmt_fetch_column(handle, &bind, UInt32(index), 0) == 0 else {
-                    throw MariaDBStatement.error(of: handle)
+                    throw lastError()
                 }
             }
         }
         return bytes
     }
 
-    static func error(of statement: UnsafeMutablePointer<MYSQL_STMT>) -> MariaDBError {
-        MariaDBError(code: MariaDBError.Code(mysql_stmt_errno(statement)),
-                     sqlState: String(cString: mysql_stmt_sqlstate(statement)),
-                     serverMessage: String(cString: mysql_stmt_error(statement)))
+    private func lastError() -> MariaDBError {
+        MariaDBStatement.error(statement: handle, connection: connection)
+    }
+
+    /// The statement's error, else the connection's (an unbuffered fetch that fails on a lock wait
+    /// timeout or deadlock reports it only there), else CR_UNKNOWN_ERROR: never code 0.
+    static func error(statement: UnsafeMutablePointer<MYSQL_STMT>?, connection: UnsafeMutablePointer<MYSQL>) -> MariaDBError {
+        if let statement, mysql_stmt_errno(statement) != 0 {
+            return MariaDBError(code: MariaDBError.Code(mysql_stmt_errno(statement)),
+                                sqlState: String(cString: mysql_stmt_sqlstate(statement)),
+                                serverMessage: String(cString: mysql_stmt_error(statement)))
+        }
+        if mysql_errno(connection) != 0 {
+            return MariaDBError(code: MariaDBError.Code(mysql_errno(connection)),
+                                sqlState: String(cString: mysql_sqlstate(connection)),
+                                serverMessage: String(cString: mysql_error(connection)))
+        }
+        return MariaDBError(code: .unknownClientError, serverMessage: "the call failed without an error code")
     }
 }

@@ -3,33 +3,38 @@ import Foundation
 import MariaDB
 
 /// Applies sql/NNN_name.sql files not yet recorded in `schema_migrations`, in order. Safe to run
-/// again and from two places at once (a named lock serializes runners).
+/// again and from several hosts at once: runners take turns through a lease row (see `MigrationLease`),
+/// which a Galera cluster certifies like any write; GET_LOCK would be node-local there.
 struct MigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Apply pending schema migrations.")
 
     @Option(help: "Folder of NNN_*.sql files (default: $STOCKROOM_SQL_DIR, ./sql, /usr/share/stockroom/sql).")
     var sqlDir: String?
 
+    @Option(help: "Seconds to wait for another runner to finish before giving up.")
+    var waitSeconds: Int = 600
+
     func run() throws {
         let directory = try migrationsDirectory()
         let connection = try OperatorDatabase.connect()
-        guard try connection.query("SELECT GET_LOCK('stockroom_migrate', 60)").first?.int(0) == 1 else {
-            printError("another migration holds the lock")
-            throw ExitCode(1)
-        }
-        defer { _ = try? connection.query("SELECT RELEASE_LOCK('stockroom_migrate')") }
         try connection.query("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
               version VARCHAR(255) NOT NULL PRIMARY KEY,
               applied_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
             """)
+        let lease = try MigrationLease(connection: connection)
+        try lease.acquire(waitingUpTo: waitSeconds) { holder in
+            print("waiting for another migration run (\(holder)) to finish")
+        }
+        defer { lease.release() }
         let applied = Set(try connection.query("SELECT version FROM schema_migrations").rows.compactMap { $0.string(0) })
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".sql") && $0.first?.isNumber == true }
             .sorted()
         var count = 0
         for file in files where !applied.contains(file) {
+            try lease.renew()
             let text = try String(contentsOfFile: directory + "/" + file, encoding: .utf8)
             for statement in Self.statements(in: text) {
                 do {

@@ -640,8 +640,8 @@ def test_extreme_numbers_in_order_fields(api, buyer_token, make_product, form, f
         line = {"product_id": "@product_id@" if field == "product_id" else p["id"],
                 "quantity": "@quantity@" if field == "quantity" else 1}
         template = line if form == "short" else {"items": [line]}
-        if field == "product_id" and _whole_in(literal, 1, 2**63 - 1) not in (None, p["id"]):
-            continue  # a valid id of another test's product: not ours to buy
+        if field == "product_id" and _whole_in(literal, 1, 2**63 - 2) not in (None, p["id"]):
+            continue  # a valid id of another test's product: not ours to buy (2**63-1 is nobody's)
         t = time.monotonic()
         r = _raw(api, "POST", ORDERS, _number_body(template, field, literal), buyer_token)
         label = f"order {form} {field}={literal[:40]}"
@@ -656,10 +656,14 @@ def test_extreme_numbers_in_order_fields(api, buyer_token, make_product, form, f
                 assert o["items"][0]["quantity"] == q, f"{label}: {o}"
         else:
             pid = _whole_in(literal, 1, 2**63 - 1)
-            if pid is None:
-                assert_error(r, 422, "validation_failed", field=prefix + "product_id")
+            value = _value(literal)
+            if pid == p["id"]:
+                assert r.status_code == 201, f"{label}: {describe(r)}"
+            elif value >= 1 and value == value.to_integral_value():
+                # Any positive whole number is an id; one that names no product is not found.
+                assert_error(r, 404, "product_not_found")
             else:
-                assert pid == p["id"] and r.status_code == 201, f"{label}: {describe(r)}"
+                assert_error(r, 422, "validation_failed", field=prefix + "product_id")
 
 
 def test_numbers_where_strings_belong_and_in_query_parameters(api, buyer_token):
@@ -670,13 +674,17 @@ def test_numbers_where_strings_belong_and_in_query_parameters(api, buyer_token):
             body = f'{{"username": "abc_def", "password": {literal}}}'.encode()
             assert_error(_raw(api, "POST", path, body), 422, "validation_failed", field="password")
     for value in ("1e999999", "-0", "123456789012345678901234567890", "1e-400", "9223372036854775808",
-                  "1'; DROP TABLE products; --", "%00", "1 OR 1=1"):
+                  "1'; DROP TABLE products; --", "%00", "1 OR 1=1", "9223372036854775807", "9" * 400):
         for path, token in ((PRODUCTS, None), (ORDERS, buyer_token)):
             for name in ("limit", "after"):
                 r = api.get(path, params={name: value}, token=token)
                 assert r.status_code in (200, 422), describe(r)
                 if r.status_code == 422:
                     assert_error(r, 422, "validation_failed", field=name)
+                elif name == "after":
+                    # Digits only: an id, however large; nothing has a greater one.
+                    assert value.isdigit() and int(value) >= 2**63 - 1, describe(r)
+                    assert r.json() == {"items": [], "next_after": None}, describe(r)
 
 
 # ---------------------------------------------------------------- SQL metacharacters, stored and returned verbatim

@@ -149,15 +149,39 @@ def describe(name_a: str, a: set[Route], name_b: str, b: set[Route]) -> str:
     return "\n".join(lines)
 
 
+# Routes the contract has gained that are not built yet (carts, checkout, promo codes and pricing:
+# issue 10). They answer 404 not_found until then (docs/api.md, Known gaps). A route listed here
+# that the router or the spec has is an error too: the list only ever shrinks.
+NOT_YET_BUILT: set[Route] = {
+    ("GET", "/api/v1/store/pricing"),
+    ("GET", "/api/v1/cart"),
+    ("POST", "/api/v1/cart/items"),
+    ("PUT", "/api/v1/cart/items/{id}"),
+    ("DELETE", "/api/v1/cart/items/{id}"),
+    ("DELETE", "/api/v1/cart"),
+    ("PUT", "/api/v1/cart/promo-code"),
+    ("DELETE", "/api/v1/cart/promo-code"),
+    ("POST", "/api/v1/cart/checkout"),
+    ("POST", "/api/v1/promo-codes"),
+    ("GET", "/api/v1/promo-codes"),
+    ("GET", "/api/v1/promo-codes/{id}"),
+    ("PUT", "/api/v1/promo-codes/{id}"),
+    ("DELETE", "/api/v1/promo-codes/{id}"),
+}
+
+
 def test_openapi_matches_contract(openapi: set[Route], contract: set[Route]) -> None:
-    assert openapi == contract, "docs/openapi.yaml and the contract differ:\n" + describe(
-        "docs/openapi.yaml", openapi, "contract.md", contract
+    assert not openapi & NOT_YET_BUILT, f"built now, drop from NOT_YET_BUILT: {sorted(openapi & NOT_YET_BUILT)}"
+    assert NOT_YET_BUILT <= contract, f"not in the contract: {sorted(NOT_YET_BUILT - contract)}"
+    assert openapi == contract - NOT_YET_BUILT, "docs/openapi.yaml and the contract differ:\n" + describe(
+        "docs/openapi.yaml", openapi, "contract.md", contract - NOT_YET_BUILT
     )
 
 
 def test_router_matches_contract(router: set[Route], contract: set[Route]) -> None:
-    assert router == contract, "the Swift router and the contract differ:\n" + describe(
-        "Sources/Stockroom/Resources", router, "contract.md", contract
+    assert not router & NOT_YET_BUILT, f"built now, drop from NOT_YET_BUILT: {sorted(router & NOT_YET_BUILT)}"
+    assert router == contract - NOT_YET_BUILT, "the Swift router and the contract differ:\n" + describe(
+        "Sources/Stockroom/Resources", router, "contract.md", contract - NOT_YET_BUILT
     )
 
 

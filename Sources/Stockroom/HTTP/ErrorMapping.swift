@@ -2,28 +2,43 @@ import Logging
 import MariaDB
 
 /// The one place where any error becomes an HTTP answer. Unknown errors are logged with their
-/// detail and answered as a 500 without it.
+/// detail and answered as a 500 without it. The database server's message can quote bound
+/// values, so it is logged at debug level only.
 enum ErrorMapping {
+    static let busy = HTTPError(503, "busy", "The store is busy; try again shortly.", headers: [("Retry-After", "1")])
+
     static func response(for error: Error, context: RequestContext) -> Response {
-        let metrics = context.application.metrics
-        var logger: Logger { context.logger }
         switch error {
         case let error as HTTPError:
             return error.response
-        case let error as MariaDBError where error.isConnectionLost || error.code.rawValue >= 2000 && error.code.rawValue < 3000:
-            metrics.databaseError(error)
-            logger.warning("database unavailable", metadata: ["db.error": "\(error.code.rawValue)"])
-            return HTTPError.databaseUnavailable.response
-        case let error as MariaDBError where error.isRetryableConflict:
-            metrics.databaseError(error)
-            logger.notice("transaction gave up after retries", metadata: ["db.error": "\(error.code.rawValue)"])
-            return HTTPError(503, "busy", "The store is busy; try again shortly.", headers: [("Retry-After", "1")]).response
         case let error as MariaDBError:
-            metrics.databaseError(error)
-            logger.error("database error", metadata: ["db.error": "\(error.code.rawValue)", "db.message": "\(error.serverMessage)"])
-            return HTTPError.internalError.response
+            return response(for: error, context: context)
         default:
-            logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
+            return HTTPError.internalError.response
+        }
+    }
+
+    private static func response(for error: MariaDBError, context: RequestContext) -> Response {
+        context.application.metrics.databaseError(error)
+        let logger = context.logger
+        let metadata: Logger.Metadata = ["db.error": "\(error.code.rawValue)", "db.sqlstate": "\(error.sqlState)"]
+        logger.debug("database error detail", metadata: metadata.merging(["db.message": "\(error.serverMessage)"]) { $1 })
+        switch error.kind {
+        case .unavailable:
+            logger.warning("database unavailable", metadata: metadata)
+            return HTTPError.databaseUnavailable.response
+        case .conflict:
+            logger.notice("transaction gave up after retries", metadata: metadata)
+            return busy.response
+        case .interrupted:
+            logger.warning("statement interrupted by the database server", metadata: metadata)
+            return busy.response
+        case .statementLimit:
+            logger.error("the database server's max_prepared_stmt_count is reached; see docs/deployment.md", metadata: metadata)
+            return HTTPError.databaseUnavailable.response
+        case .duplicateKey, .other:
+            logger.error("database error", metadata: metadata)
             return HTTPError.internalError.response
         }
     }

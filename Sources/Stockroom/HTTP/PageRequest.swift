@@ -13,10 +13,11 @@ struct PageRequest {
             limit = 20
         }
         if let text = request.queryValue("after") {
-            guard let value = Int64(text), value >= 0, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                 throw HTTPError.validation("after", "after must be an id (a whole number, 0 or more).")
             }
-            after = value
+            // An id beyond Int64 is still an id: nothing comes after it.
+            after = Int64(text) ?? Int64.max
         } else {
             after = 0
         }

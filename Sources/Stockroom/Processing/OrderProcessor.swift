@@ -47,9 +47,10 @@ public final class OrderProcessor {
             if settings.processingDelay > 0 {
                 usleep(UInt32(min(settings.processingDelay * Double(ids.count), 3600) * 1_000_000))
             }
+            let shaped = paddedForStatementShape(ids)
             try connection.query(
-                "UPDATE orders SET status = 'processed', updated_at = ? WHERE status = 'pending' AND id IN (\(placeholders(ids.count)))",
-                [.string(now.databaseText)] + ids.map { .int($0) })
+                "UPDATE orders SET status = 'processed', updated_at = ? WHERE status = 'pending' AND id IN (\(placeholders(shaped.count)))",
+                [.string(now.databaseText)] + shaped.map { .int($0) })
             return ids
         }
         for id in claimed {
@@ -58,14 +59,16 @@ public final class OrderProcessor {
         return claimed.count
     }
 
-    /// Deletes expired idempotency keys, login failures and sessions, a bounded number at a time.
+    /// Deletes expired idempotency keys, login failures and throttle rows, and sessions, a bounded number at a time.
     public func purgeExpired() throws {
         let now = Timestamp.now()
         try database.transaction { connection in
             try connection.query("DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000",
                                  [.string(now.adding(seconds: -settings.idempotencyKeyLifetimeSeconds).databaseText)])
-            try connection.query("DELETE FROM login_failures WHERE failed_at < ? LIMIT 1000",
-                                 [.string(now.adding(seconds: -AuthResource.failureWindowSeconds).databaseText)])
+            let loginWindowStart = now.adding(seconds: -AuthResource.failureWindowSeconds).databaseText
+            // Throttle rows before failures: the order a login takes their locks in.
+            try connection.query("DELETE FROM login_throttles WHERE last_attempt_at < ? LIMIT 1000", [.string(loginWindowStart)])
+            try connection.query("DELETE FROM login_failures WHERE failed_at < ? LIMIT 1000", [.string(loginWindowStart)])
             try connection.query("DELETE FROM sessions WHERE expires_at < ? LIMIT 1000", [.string(now.databaseText)])
         }
     }

@@ -45,66 +45,74 @@ enum AuthResource {
 
     static let invalidCredentials = HTTPError(401, "invalid_credentials", "Wrong username or password.")
 
+    /// What one login attempt came to, decided inside its transaction and answered after COMMIT
+    /// (a failure must be written, not rolled back with a thrown 401).
+    private enum LoginOutcome {
+        case throttled(retryAfter: Int64)
+        case failed
+        case signedIn(token: String, expires: Timestamp)
+    }
+
     static func login(_ context: RequestContext, _: [Int64]) throws -> Response {
         let body = try context.jsonBody(allowed: ["username", "password"])
         let username = try body.string("username")
         let password = try body.string("password")
-        let hasher = context.application.configuration.passwordHasher
-        let now = Timestamp.now()
+        let application = context.application
+        let hasher = application.configuration.passwordHasher
         // A name that cannot exist is still verified against the dummy hash: same answer, same time.
         guard User.isValidUsername(username), password.count <= 1024 else {
-            _ = hasher.verify(password, against: context.application.dummyPasswordHash)
+            _ = hasher.verify(password, against: application.dummyPasswordHash)
             throw invalidCredentials
         }
-        let database = context.database
-        if let retryAfter = try secondsUntilUnthrottled(username: username, now: now, database: database) {
-            throw HTTPError(429, "too_many_attempts", "Too many failed logins for this account; try again later.",
-                            headers: [("Retry-After", String(retryAfter))])
-        }
-        let account = try database.read { connection in
-            try connection.query("SELECT id, password_hash FROM users WHERE username = ?", [.string(username)]).first
-        }
-        let storedHash = account?.string(1) ?? context.application.dummyPasswordHash
-        let verified = hasher.verify(password, against: storedHash)
-        guard verified, let userID = account?.int(0) else {
-            try database.transaction { connection in
+        // One transaction under the account's throttle row lock, password check included: logins
+        // for one name are checked one after another, so however many guesses arrive at once, the
+        // count of failures each reads is exact and at most `maxFailures` passwords are checked.
+        let outcome = try context.database.transaction { connection -> LoginOutcome in
+            let now = Timestamp.now()
+            let windowStart = now.adding(seconds: -failureWindowSeconds)
+            // Creates or locks the throttle row; a concurrent login for this name waits here.
+            try connection.query(
+                "INSERT INTO login_throttles (username, last_attempt_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_attempt_at = VALUES(last_attempt_at)",
+                [.string(username), .string(now.databaseText)])
+            try connection.query("DELETE FROM login_failures WHERE username = ? AND failed_at <= ?",
+                                 [.string(username), .string(windowStart.databaseText)])
+            // The first plain read of the transaction: its snapshot is taken now, after the lock.
+            let recent = try connection.query("""
+                SELECT failed_at FROM login_failures WHERE username = ? AND failed_at > ?
+                ORDER BY failed_at DESC LIMIT ?
+                """, [.string(username), .string(windowStart.databaseText), .int(Int64(maxFailures))]).rows
+            if recent.count >= maxFailures, let oldest = recent.last?.string(0).flatMap(Timestamp.init(databaseText:)) {
+                return .throttled(retryAfter: max(1, oldest.secondsSinceEpoch + failureWindowSeconds - now.secondsSinceEpoch))
+            }
+            let account = try connection.query("SELECT id, password_hash FROM users WHERE username = ?", [.string(username)]).first
+            let verified = hasher.verify(password, against: account?.string(1) ?? application.dummyPasswordHash)
+            guard verified, let userID = account?.int(0) else {
                 try connection.query("INSERT INTO login_failures (username, failed_at) VALUES (?, ?)",
                                      [.string(username), .string(now.databaseText)])
-                try connection.query("DELETE FROM login_failures WHERE username = ? AND failed_at <= ?",
-                                     [.string(username), .string(now.adding(seconds: -failureWindowSeconds).databaseText)])
+                return .failed
             }
-            context.logger.info("login failed", metadata: ["user.name": "\(username)"])
-            throw invalidCredentials
-        }
-        let session = SessionToken.generate()
-        let expires = now.adding(seconds: context.application.configuration.sessionLifetimeSeconds)
-        try database.transaction { connection in
+            let session = SessionToken.generate()
+            let expires = now.adding(seconds: application.configuration.sessionLifetimeSeconds)
             try connection.query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                                  [.bytes(session.hash), .int(userID), .string(now.databaseText), .string(expires.databaseText)])
             try connection.query("DELETE FROM login_failures WHERE username = ?", [.string(username)])
             try connection.query("DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?",
                                  [.int(userID), .string(now.databaseText)])
+            return .signedIn(token: session.token, expires: expires)
         }
-        return .json(200, .object([
-            ("token", .string(session.token)), ("token_type", .string("Bearer")),
-            ("expires_at", .string(expires.rfc3339)),
-        ]))
-    }
-
-    /// nil while fewer than `maxFailures` failures fall in the window; else seconds until the
-    /// oldest of the last `maxFailures` leaves it.
-    static func secondsUntilUnthrottled(username: String, now: Timestamp, database: MariaDBSession) throws -> Int64? {
-        let windowStart = now.adding(seconds: -failureWindowSeconds)
-        let rows = try database.read { connection in
-            try connection.query("""
-                SELECT failed_at FROM login_failures WHERE username = ? AND failed_at > ?
-                ORDER BY failed_at DESC LIMIT 10
-                """, [.string(username), .string(windowStart.databaseText)]).rows
+        switch outcome {
+        case .throttled(let retryAfter):
+            throw HTTPError(429, "too_many_attempts", "Too many failed logins for this account; try again later.",
+                            headers: [("Retry-After", String(retryAfter))])
+        case .failed:
+            context.logger.info("login failed", metadata: ["user.name": "\(username)"])
+            throw invalidCredentials
+        case .signedIn(let token, let expires):
+            return .json(200, .object([
+                ("token", .string(token)), ("token_type", .string("Bearer")),
+                ("expires_at", .string(expires.rfc3339)),
+            ]))
         }
-        guard rows.count >= maxFailures, let oldest = rows.last?.string(0).flatMap(Timestamp.init(databaseText:)) else {
-            return nil
-        }
-        return max(1, oldest.secondsSinceEpoch + failureWindowSeconds - now.secondsSinceEpoch)
     }
 
     static func logout(_ context: RequestContext, _: [Int64]) throws -> Response {

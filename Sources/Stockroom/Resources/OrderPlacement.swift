@@ -99,7 +99,7 @@ enum OrderPlacement {
                 "INSERT INTO idempotency_keys (user_id, idempotency_key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
                 [.int(userID), .string(key), .bytes(request.fingerprint), .int(orderID), .string(now.databaseText)])
         }
-        let ids = request.lines.map(\.productID)
+        let ids = paddedForStatementShape(request.lines.map(\.productID))
         let lockRequestedAt = RequestHandler.monotonicNanoseconds()
         // First lock: rows in ascending id order (the IN list is sorted; InnoDB scans the primary key).
         let rows = try connection.query(
@@ -147,6 +147,15 @@ enum OrderPlacement {
         return Placed(order: Order(id: orderID, userID: userID, status: .pending, lines: lines, createdAt: now, updatedAt: now),
                       lockRequestedAt: lockRequestedAt, lockedAt: lockedAt)
     }
+}
+
+/// `ids` repeated at the end up to the next power of two: `IN (?, ...)` lists then come in a
+/// few shapes (1, 2, 4 ... 64), each prepared once per connection, instead of one per count.
+func paddedForStatementShape<T>(_ values: [T]) -> [T] {
+    guard let last = values.last else { return values }
+    var size = 1
+    while size < values.count { size <<= 1 }
+    return values + Array(repeating: last, count: size - values.count)
 }
 
 /// `?, ?, ?` — the number of placeholders follows the number of lines; values are always bound.

@@ -18,6 +18,17 @@ struct OrderRequest: Equatable {
 
     init(body: ObjectReader) throws {
         var lines: [Line] = []
+        // A product id too large for any row: reported as not found once the whole body is valid.
+        var unrepresentableID: String?
+        func line(from item: ObjectReader) throws -> Line? {
+            let productID = try item.identifier("product_id")
+            let quantity = try item.integer("quantity", in: Self.quantityRange)
+            guard let productID else {
+                if unrepresentableID == nil, case .number(let literal)? = item.value("product_id") { unrepresentableID = literal }
+                return nil
+            }
+            return Line(productID: productID, quantity: quantity)
+        }
         if body.has("items") {
             if body.has("product_id") || body.has("quantity") {
                 throw HTTPError.validation("items", "Send either 'items' or 'product_id' and 'quantity', not both.")
@@ -33,21 +44,21 @@ struct OrderRequest: Equatable {
                     throw HTTPError.validation("items[\(index)]", "Each item must be an object {product_id, quantity}.")
                 }
                 let item = try ObjectReader(members: members, prefix: "items[\(index)].", allowed: ["product_id", "quantity"])
-                lines.append(try Self.line(from: item))
+                if let line = try line(from: item) { lines.append(line) }
             }
-        } else {
-            lines.append(try Self.line(from: body))
+        } else if let line = try line(from: body) {
+            lines.append(line)
         }
         var seen = Set<Int64>()
         for line in lines where !seen.insert(line.productID).inserted {
             throw HTTPError.validation("items", "Product \(line.productID) appears more than once; give it one line.")
         }
+        if let literal = unrepresentableID {
+            // The client's own literal, echoed only while it is short.
+            throw HTTPError(404, "product_not_found", "The product does not exist.",
+                            extra: literal.utf8.count <= 64 ? [("product_id", .number(literal))] : [])
+        }
         self.init(lines: lines)
-    }
-
-    private static func line(from item: ObjectReader) throws -> Line {
-        Line(productID: try item.integer("product_id", in: 1...Int64.max),
-             quantity: try item.integer("quantity", in: quantityRange))
     }
 
     /// SHA-256 of the normalised request (sorted lines), for Idempotency-Key reuse detection: the

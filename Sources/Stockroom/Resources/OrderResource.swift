@@ -79,9 +79,11 @@ enum OrderResource {
                 "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id", [.int(ids[0])]
             ).rows.compactMap { row in row.int(0).flatMap { id in row.int(1).map { (id, $0) } } }
             // The UPDATE scans the primary key in ascending order, locking the rows as an order does.
+            // Padding repeats the last line: a repeated WHEN never matches, a repeated IN id is one row.
+            let shaped = paddedForStatementShape(lines)
             try connection.query(
-                "UPDATE products SET stock = CASE id \(String(repeating: "WHEN ? THEN stock + ? ", count: lines.count))END, updated_at = ? WHERE id IN (\(placeholders(lines.count)))",
-                lines.flatMap { [MariaDBValue.int($0.0), .int($0.1)] } + [.string(now.databaseText)] + lines.map { .int($0.0) })
+                "UPDATE products SET stock = CASE id \(String(repeating: "WHEN ? THEN stock + ? ", count: shaped.count))END, updated_at = ? WHERE id IN (\(placeholders(shaped.count)))",
+                shaped.flatMap { [MariaDBValue.int($0.0), .int($0.1)] } + [.string(now.databaseText)] + shaped.map { .int($0.0) })
             try connection.query("UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ?",
                                  [.string(now.databaseText), .int(ids[0])])
             try StockLedger.append(connection, changes: lines, reason: .cancel, orderID: ids[0], at: now)

@@ -80,15 +80,24 @@ struct ExactDecimal {
 
     var isZero: Bool { digits.isEmpty }
 
+    /// A whole number (no fractional digits), however large.
+    var isIntegral: Bool { exponent >= 0 || digits.isEmpty }
+
     /// The value × 10^decimals as an integer, or nil when it has more decimals than that or does
     /// not fit in Int64.
     func scaled(toDecimals decimals: Int) -> Int64? {
         if digits.isEmpty { return 0 }
         let shift = exponent + decimals
-        guard shift >= 0, digits.count + shift <= 18 else { return nil }
+        guard shift >= 0, digits.count + shift <= 19 else { return nil }
+        // Accumulated as a negative number: Int64.min has no positive counterpart.
         var value: Int64 = 0
-        for digit in digits { value = value * 10 + Int64(digit) }
-        for _ in 0..<shift { value *= 10 }
-        return negative ? -value : value
+        for digit in digits + Array(repeating: 0, count: shift) {
+            let (shifted, overflowed) = value.multipliedReportingOverflow(by: 10)
+            let (next, underflowed) = shifted.subtractingReportingOverflow(Int64(digit))
+            if overflowed || underflowed { return nil }
+            value = next
+        }
+        if negative { return value }
+        return value == Int64.min ? nil : -value
     }
 }

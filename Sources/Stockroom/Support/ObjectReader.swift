@@ -50,10 +50,7 @@ struct ObjectReader {
     /// A whole number in `range` (a JSON number whose value is integral: 5 and 5.0 alike).
     func integer(_ name: String, in range: ClosedRange<Int64>) throws -> Int64 {
         let field = prefix + name
-        guard let value = value(name) else { throw HTTPError.validation(field, "'\(field)' is required.") }
-        guard case .number(let literal) = value else {
-            throw HTTPError.validation(field, "'\(field)' must be a number, not \(value.typeName).")
-        }
+        let literal = try numberLiteral(name)
         guard let exact = ExactDecimal(literal: literal), let number = exact.scaled(toDecimals: 0) else {
             if let exact = ExactDecimal(literal: literal), exact.scaled(toDecimals: 0) == nil, exact.exponent < 0 {
                 throw HTTPError.validation(field, "'\(field)' must be a whole number.")
@@ -66,13 +63,34 @@ struct ObjectReader {
         return number
     }
 
-    /// Money with at most two decimals, 0.00 ... 99999999.99.
-    func money(_ name: String) throws -> Money {
+    /// An id field: a whole number from 1 up. A positive integer beyond Int64 (no row has such an
+    /// id) gives nil, so that the caller answers "not found" as for any other id that does not exist.
+    func identifier(_ name: String) throws -> Int64? {
+        let field = prefix + name
+        let literal = try numberLiteral(name)
+        guard let exact = ExactDecimal(literal: literal), exact.isIntegral else {
+            throw HTTPError.validation(field, "'\(field)' must be a whole number.")
+        }
+        guard !exact.negative, !exact.isZero else {
+            throw HTTPError.validation(field, "'\(field)' must be a positive whole number (an id).")
+        }
+        return exact.scaled(toDecimals: 0)
+    }
+
+    /// The field's JSON number literal; 422 when it is missing or not a number.
+    private func numberLiteral(_ name: String) throws -> String {
         let field = prefix + name
         guard let value = value(name) else { throw HTTPError.validation(field, "'\(field)' is required.") }
         guard case .number(let literal) = value else {
             throw HTTPError.validation(field, "'\(field)' must be a number, not \(value.typeName).")
         }
+        return literal
+    }
+
+    /// Money with at most two decimals, 0.00 ... 99999999.99.
+    func money(_ name: String) throws -> Money {
+        let field = prefix + name
+        let literal = try numberLiteral(name)
         guard let exact = ExactDecimal(literal: literal) else {
             throw HTTPError.validation(field, "'\(field)' is not a valid amount.")
         }
