@@ -54,6 +54,7 @@ test:
 	swift build -c release
 	swift build --build-tests
 	swift test --skip-build
+	bash scripts/wrapper-test.sh
 	if [ -f scripts/verify-units.sh ]; then bash scripts/verify-units.sh; fi
 	bash scripts/integration-test.sh
 	bash scripts/chaos-test.sh

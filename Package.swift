@@ -56,6 +56,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "StockroomTests", dependencies: ["Stockroom", "FastCGI", "MariaDB", "PasswordHashing"]),
+        // Against a private MariaDB named by STOCKROOM_TEST_DB_SOCKET (scripts/wrapper-test.sh).
+        .testTarget(name: "MariaDBTests", dependencies: [
+            "MariaDB",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -68,9 +68,12 @@ public final class MariaDBConnection {
         do {
             do {
                 return try prepared(sql).execute(parameters)
-            } catch let error as MariaDBError where error.code == .needsReprepare {
-                // The table changed under a cached statement (a migration): prepare it again, once.
+            } catch let error as MariaDBError where error.code == .needsReprepare || error.code == .resultShapeChanged {
+                // The table changed under a cached statement (a migration): prepare it afresh.
+                // Inside a transaction the statement may have run, so the transaction is retried
+                // whole (2057 is a conflict); outside one only reads return rows: run it again.
                 statements.remove(sql)
+                if isInTransaction && error.code == .resultShapeChanged { throw error }
                 return try prepared(sql).execute(parameters)
             }
         } catch let error as MariaDBError {

@@ -14,6 +14,8 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
         public static let needsReprepare = Code(1615)
         public static let queryInterrupted = Code(1317)
         public static let statementTimeout = Code(1969)
+        /// CR_NEW_STMT_METADATA: the statement's result changed shape since it was prepared.
+        public static let resultShapeChanged = Code(2057)
         public static let serverGone = Code(2006)
         public static let serverLost = Code(2013)
         public static let connectionFailed = Code(2002)
@@ -29,7 +31,8 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
     /// What an error means for the caller; every code falls in exactly one class.
     public enum Kind: Sendable, Equatable {
         /// Deadlock or lock wait timeout (on Galera also a certification failure at COMMIT, which
-        /// reports 1213): InnoDB rolled the transaction back; run it again.
+        /// reports 1213): InnoDB rolled the transaction back; run it again. Also a cached
+        /// statement whose result changed shape under a migration (2057): prepared again on retry.
         case conflict
         /// The server or this connection cannot serve now (lost, killed, shutting down, a Galera
         /// node not in the primary component, no connection slots): replace the connection.
@@ -66,7 +69,7 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
 
     public var kind: Kind {
         switch code {
-        case .deadlock, .lockWaitTimeout: return .conflict
+        case .deadlock, .lockWaitTimeout, .resultShapeChanged: return .conflict
         case .tooManyPreparedStatements: return .statementLimit
         case .queryInterrupted, .statementTimeout: return .interrupted
         case .duplicateKey: return .duplicateKey
@@ -83,7 +86,9 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
 
     /// Whether the connection's protocol state is unknown after this error: every client-side
     /// (2xxx) error too, so that a connection is never reused after one.
-    public var breaksConnection: Bool { kind == .unavailable || (2000..<3000).contains(code.rawValue) }
+    public var breaksConnection: Bool {
+        kind == .unavailable || (2000..<3000).contains(code.rawValue) && code != .resultShapeChanged
+    }
 
     /// Deadlock or lock wait timeout: InnoDB rolled back (part of) the transaction; retry it whole.
     public var isRetryableConflict: Bool { kind == .conflict }

@@ -7,10 +7,11 @@ import Testing
         MariaDBError(code: MariaDBError.Code(code), serverMessage: "").kind
     }
 
-    @Test(arguments: [UInt32(1205), 1213])
+    @Test(arguments: [UInt32(1205), 1213, 2057])
     func lockConflictsAreRetried(_ code: UInt32) {
         #expect(kind(code) == .conflict)
         #expect(MariaDBError(code: MariaDBError.Code(code), serverMessage: "").isRetryableConflict)
+        #expect(!MariaDBError(code: MariaDBError.Code(code), serverMessage: "").breaksConnection)
     }
 
     @Test(arguments: [UInt32(2000), 2002, 2003, 2006, 2013, 2014, 2026, 2055, 1040, 1045, 1047, 1053, 1203, 1290, 1927, 4031])
@@ -40,7 +41,7 @@ import Testing
         #expect(!MariaDBError(code: MariaDBError.Code(code), serverMessage: "").breaksConnection)
     }
 
-    @Test(arguments: [UInt32(2031), 2036, 2057])
+    @Test(arguments: [UInt32(2031), 2036, 2050])
     func clientUsageErrorsAreOtherButStillBreakTheConnection(_ code: UInt32) {
         let error = MariaDBError(code: MariaDBError.Code(code), serverMessage: "")
         #expect(error.kind == .other)

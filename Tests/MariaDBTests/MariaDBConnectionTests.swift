@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import Testing
+@testable import MariaDB
+
+/// The wrapper against a real MariaDB: binding, fetching, errors, the statement cache, and the
+/// session's transactions. Serialized: they share one database and change global settings.
+@Suite(.serialized, .enabled(if: WrapperDatabase.socket != nil, "STOCKROOM_TEST_DB_SOCKET not set"))
+struct MariaDBConnectionTests {
+    @Test func bindsAndFetchesEveryType() throws {
+        let connection = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(connection, count: 1)
+        let long = String(repeating: "é", count: 1500)  // past the 1024-byte first buffer
+        try connection.query("UPDATE items SET label = ?, amount = ?, signed_value = ?, blob_value = ?, at = ? WHERE id = 1",
+                             [.string(long), .string("19.99"), .int(-9_223_372_036_854_775_807), .bytes([0, 255, 1]),
+                              .string("2026-01-09 14:06:33")])
+        let row = try #require(try connection.query("SELECT id, label, amount, signed_value, blob_value, at FROM items WHERE id = ?", [.int(1)]).first)
+        #expect(row.int(0) == 1)
+        #expect(row.string(1) == long)
+        #expect(row.string(2) == "19.99")
+        #expect(row.int(3) == -9_223_372_036_854_775_807)
+        #expect(row.bytes(4) == [0, 255, 1])
+        #expect(row.string(5) == "2026-01-09 14:06:33")
+        try connection.query("UPDATE items SET label = ? WHERE id = 1", [.null])
+        #expect(try connection.query("SELECT label FROM items WHERE id = 1").first?.string(0) == nil)
+    }
+
+    @Test func errorsCarryTheirCodeAndClass() throws {
+        let connection = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(connection, count: 1)
+        let duplicate = try #require(throws: MariaDBError.self) {
+            try connection.query("INSERT INTO items (id) VALUES (?)", [.int(1)])
+        }
+        #expect(duplicate.code == .duplicateKey && duplicate.kind == .duplicateKey)
+        #expect(!duplicate.description.contains("1'"))
+        let syntax = try #require(throws: MariaDBError.self) { try connection.query("SELEKT 1") }
+        #expect(syntax.code.rawValue == 1064 && syntax.kind == .other)
+        #expect(!connection.isBroken)
+        #expect(try connection.query("SELECT 1").rows.count == 1)
+    }
+
+    /// The defect of issue 8: a lock wait timeout on a later row of a locking SELECT arrives with
+    /// a row fetch and only on the connection handle; it must come out as 1205, never as code 0.
+    @Test func aLockWaitTimeoutInARowFetchKeepsItsCode() throws {
+        let holder = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(holder, count: 3)
+        let buyer = try WrapperDatabase.connect(lockWait: 1)
+        try holder.beginTransaction()
+        try holder.query("SELECT id FROM items WHERE id = 3 FOR UPDATE")
+        try buyer.beginTransaction()
+        let error = try #require(throws: MariaDBError.self) {
+            try buyer.query("SELECT id FROM items WHERE id IN (?, ?) ORDER BY id FOR UPDATE", [.int(1), .int(3)])
+        }
+        buyer.rollback()
+        holder.rollback()
+        #expect(error.code == .lockWaitTimeout)
+        #expect(error.kind == .conflict)
+        #expect(!buyer.isBroken)
+    }
+
+    @Test func aKilledConnectionIsBrokenAndTheSessionReplacesIt() throws {
+        let admin = try WrapperDatabase.connect()
+        let session = MariaDBSession(configuration: WrapperDatabase.configuration(), logger: Logger(label: "test"))
+        let id = try #require(try session.read { try $0.query("SELECT CONNECTION_ID()").first?.int(0) })
+        try admin.query("KILL CONNECTION \(id)")
+        // The transaction is not replayed: the first statement finds the connection gone, before
+        // anything ran, so `begin` replaces it once.
+        let fresh = try session.transaction { try $0.query("SELECT CONNECTION_ID()").first?.int(0) }
+        #expect(fresh != nil && fresh != id)
+        #expect(session.isConnected)
+    }
+
+    @Test func theStatementCacheIsBounded() throws {
+        let connection = try WrapperDatabase.connect(statementCache: 4)
+        for index in 0..<20 {
+            try connection.query("SELECT ? + \(index)", [.int(1)])
+            #expect(connection.cachedStatementCount <= 4)
+        }
+        #expect(connection.cachedStatementCount == 4)
+    }
+
+    /// With the server's max_prepared_stmt_count reached, a connection gives back its own
+    /// statements and prepares again instead of failing.
+    @Test func aFullServerStatementLimitIsRecovered() throws {
+        let admin = try WrapperDatabase.connect()
+        let limit = try #require(try admin.query("SELECT @@GLOBAL.max_prepared_stmt_count").first?.int(0))
+        let connection = try WrapperDatabase.connect(statementCache: 16)
+        for index in 0..<16 { try connection.query("SELECT \(index)") }
+        let prepared = try WrapperDatabase.globalStatus("PREPARED_STMT_COUNT", admin)
+        try admin.query("SET GLOBAL max_prepared_stmt_count = \(prepared)")
+        defer { _ = try? admin.query("SET GLOBAL max_prepared_stmt_count = \(limit)") }
+        for index in 100..<140 {
+            #expect(try connection.query("SELECT \(index)").first?.int(0) == Int64(index))
+        }
+        // A connection that holds nothing cannot free anything: the error keeps its class.
+        let empty = try WrapperDatabase.connect()
+        let now = try WrapperDatabase.globalStatus("PREPARED_STMT_COUNT", admin)
+        try admin.query("SET GLOBAL max_prepared_stmt_count = \(now)")
+        let error = try #require(throws: MariaDBError.self) { try empty.query("SELECT 'nothing to give back'") }
+        #expect(error.kind == .statementLimit)
+    }
+
+    /// A cached statement whose result changed shape (a migration ran meanwhile) is prepared
+    /// again: outside a transaction at once, inside one by retrying the transaction.
+    @Test func aStatementSurvivesAChangeOfItsTable() throws {
+        let connection = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(connection, count: 2)
+        let sql = "SELECT * FROM items WHERE id = ?"
+        #expect(try connection.query(sql, [.int(1)]).first?.count == 6)
+        try connection.query("ALTER TABLE items ADD COLUMN extra INT NULL")
+        #expect(try connection.query(sql, [.int(1)]).first?.count == 7)
+        #expect(!connection.isBroken)
+
+        let session = MariaDBSession(configuration: WrapperDatabase.configuration(), logger: Logger(label: "test"))
+        #expect(try session.transaction { try $0.query(sql, [.int(1)]).first?.count } == 7)
+        try connection.query("ALTER TABLE items DROP COLUMN extra")
+        var attempts = 0
+        let count = try session.transaction { connection -> Int? in
+            attempts += 1
+            return try connection.query(sql, [.int(1)]).first?.count
+        }
+        #expect(count == 6)
+        #expect(attempts == 2)
+    }
+
+    @Test func theTransactionHelperRetriesADeadlock() throws {
+        let admin = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(admin, count: 200)
+        let session = MariaDBSession(configuration: WrapperDatabase.configuration(lockWait: 5), logger: Logger(label: "test"))
+        var retries = 0
+        session.onRetry = { _ in retries += 1 }
+        let other = try WrapperDatabase.connect(lockWait: 5)
+        var attempts = 0
+        try session.transaction { connection in
+            attempts += 1
+            try connection.query("UPDATE items SET label = 'a' WHERE id = 1")
+            if attempts == 1 {
+                // Another transaction holds rows 2..200 and then asks for row 1; our request for
+                // row 2 below closes the cycle, and InnoDB rolls back the lighter side: ours.
+                try other.beginTransaction()
+                try other.query("UPDATE items SET label = 'b' WHERE id >= 2")
+                let asker = Thread {
+                    _ = try? other.query("UPDATE items SET label = 'b' WHERE id = 1")
+                    other.rollback()
+                }
+                asker.start()
+                usleep(300_000)
+            }
+            try connection.query("UPDATE items SET label = 'a' WHERE id = 2")
+        }
+        #expect(attempts == 2)
+        #expect(retries == 1)
+        #expect(try admin.query("SELECT label FROM items WHERE id = 2").first?.string(0) == "a")
+    }
+}
