@@ -9,9 +9,12 @@
 --   INSERT INTO orders (user_id, status, created_at, updated_at) VALUES (?, 'pending', ?, ?)
 --   INSERT INTO bench_order_items (order_id, product_id, name, quantity, unit_price, line_total) VALUES (LAST_INSERT_ID(), ?, ?, ?, ?, ?)
 --     (bench_order_items: a trigger-free copy of order_items; the responder instead inserts into
---      order_items, whose trigger takes the stock and writes the ledger, so it holds the row lock
---      for SELECT ... FOR UPDATE, INSERT, COMMIT only)
---   INSERT INTO stock_ledger (product_id, delta, reason, order_id, created_at) VALUES (?, ?, 'order', LAST_INSERT_ID(), ?)   (--ledger=on)
+--      order_items, whose trigger writes the ledger row, whose trigger takes the stock (sql/005),
+--      so it holds the row lock for SELECT ... FOR UPDATE, INSERT, COMMIT only)
+--   INSERT INTO bench_stock_ledger (product_id, delta, reason, order_id, created_at) VALUES (?, ?, 'order', LAST_INSERT_ID(), ?)   (--ledger=on)
+--     (bench_stock_ledger: a trigger-free copy of stock_ledger, whose trigger would take the stock
+--      a second time; so `stockroomctl check` on the bench database names the products sysbench
+--      sold, their stock being below their ledger by what sysbench took)
 --   COMMIT
 --
 -- These are the statements of Sources/Stockroom/Resources/OrderPlacement.swift and StockLedger.swift
@@ -49,7 +52,7 @@ local SQL = {
     order = "INSERT INTO orders (user_id, status, created_at, updated_at) VALUES (?, 'pending', ?, ?)",
     item = "INSERT INTO bench_order_items (order_id, product_id, name, quantity, unit_price, line_total) "
         .. "VALUES (LAST_INSERT_ID(), ?, ?, ?, ?, ?)",
-    ledger = "INSERT INTO stock_ledger (product_id, delta, reason, order_id, created_at) "
+    ledger = "INSERT INTO bench_stock_ledger (product_id, delta, reason, order_id, created_at) "
         .. "VALUES (?, ?, 'order', LAST_INSERT_ID(), ?)",
 }
 
@@ -80,6 +83,7 @@ function thread_init()
     -- the columns and keys but not the order_items_take_stock trigger (sql/003), which would take the
     -- stock a second time. Same work per statement as the real table, without the trigger.
     con:query("CREATE TABLE IF NOT EXISTS bench_order_items LIKE order_items")
+    con:query("CREATE TABLE IF NOT EXISTS bench_stock_ledger LIKE stock_ledger")
     -- name and price are copied into the order line from the locked row; the responder reads them
     -- from its SELECT ... FOR UPDATE, sysbench 1.0 cannot read a prepared statement's rows, so they
     -- are loaded once here (the benchmark never changes them).

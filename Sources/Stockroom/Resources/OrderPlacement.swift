@@ -4,7 +4,8 @@ import MariaDB
 /// The order transaction. Everything that needs no lock happens before the first one: validation,
 /// the idempotency check, and the order row (its total is the sum of its lines). Then the product
 /// rows are locked in ascending id order with one SELECT ... FOR UPDATE and checked; one multi-row
-/// INSERT writes the lines, and its trigger (sql/003) takes the stock and writes the ledger; COMMIT.
+/// INSERT writes the lines, whose trigger appends the ledger rows, whose trigger takes the stock
+/// (sql/005: the ledger is the one writer of stock); COMMIT.
 /// Three round trips hold the locks.
 enum OrderPlacement {
     /// Who is buying. Without an Idempotency-Key the session is checked by the order row's own
@@ -138,8 +139,8 @@ enum OrderPlacement {
         guard total <= Order.maximumAmount.cents else {
             throw HTTPError.validation("items", "The order total would exceed \(Order.maximumAmount).")
         }
-        // One statement: the lines, and through the order_items_take_stock trigger (sql/003) the stock
-        // decrements and the ledger rows, while the rows are still locked.
+        // One statement: the lines, and through the triggers of sql/005 the ledger rows and the
+        // stock they take, while the rows are still locked.
         try connection.query(
             "INSERT INTO order_items (order_id, product_id, name, quantity, unit_price, line_total) VALUES \(rowPlaceholders(6, lines.count))",
             lines.flatMap { [.int(orderID), .int($0.productID), .string($0.name), .int($0.quantity),

@@ -78,15 +78,11 @@ enum OrderResource {
             let lines = try connection.query(
                 "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id", [.int(ids[0])]
             ).rows.compactMap { row in row.int(0).flatMap { id in row.int(1).map { (id, $0) } } }
-            // The UPDATE scans the primary key in ascending order, locking the rows as an order does.
-            // Padding repeats the last line: a repeated WHEN never matches, a repeated IN id is one row.
-            let shaped = paddedForStatementShape(lines)
-            try connection.query(
-                "UPDATE products SET stock = CASE id \(String(repeating: "WHEN ? THEN stock + ? ", count: shaped.count))END, updated_at = ? WHERE id IN (\(placeholders(shaped.count)))",
-                shaped.flatMap { [MariaDBValue.int($0.0), .int($0.1)] } + [.string(now.databaseText)] + shaped.map { .int($0.0) })
+            // The ledger rows give the stock back (its trigger updates each product, in ascending
+            // id order: the order the lines were read in, the order an order locks them in).
+            try StockLedger.append(connection, changes: lines, reason: .cancel, orderID: ids[0], at: now)
             try connection.query("UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ?",
                                  [.string(now.databaseText), .int(ids[0])])
-            try StockLedger.append(connection, changes: lines, reason: .cancel, orderID: ids[0], at: now)
         }
     }
 }

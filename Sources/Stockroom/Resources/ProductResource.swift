@@ -1,7 +1,8 @@
 import MariaDB
 
 /// Products: public reads, admin-only writes. Every stock change locks the row (`FOR UPDATE`) in
-/// an explicit transaction and appends to the stock ledger in that same transaction.
+/// an explicit transaction and goes through the stock ledger in that same transaction (its
+/// trigger, sql/005, is the one writer of `products.stock`).
 enum ProductResource {
     static func register(in router: inout Router) {
         router.add("GET", "/api/v1/products", list)
@@ -56,9 +57,10 @@ enum ProductResource {
         let (name, price, stock) = try Product.fields(from: context)
         let now = Timestamp.now()
         let id = try context.database.transaction { connection -> Int64 in
+            // Born with no stock; the ledger's first row gives it its stock.
             let id = Int64(try connection.query(
-                "INSERT INTO products (name, price, stock, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                [.string(name), .string(price.description), .int(stock), .string(now.databaseText), .string(now.databaseText)]
+                "INSERT INTO products (name, price, stock, created_at, updated_at) VALUES (?, ?, 0, ?, ?)",
+                [.string(name), .string(price.description), .string(now.databaseText), .string(now.databaseText)]
             ).lastInsertID)
             try StockLedger.append(connection, productID: id, delta: stock, reason: .created, at: now)
             return id
@@ -74,8 +76,8 @@ enum ProductResource {
         let now = Timestamp.now()
         let product = try context.database.transaction { connection -> Product in
             guard var product = try lockedProduct(connection, id: ids[0]) else { throw productNotFound }
-            try connection.query("UPDATE products SET name = ?, price = ?, stock = ?, updated_at = ? WHERE id = ?",
-                                 [.string(name), .string(price.description), .int(stock), .string(now.databaseText), .int(product.id)])
+            try connection.query("UPDATE products SET name = ?, price = ?, updated_at = ? WHERE id = ?",
+                                 [.string(name), .string(price.description), .string(now.databaseText), .int(product.id)])
             if stock != product.stock {
                 try StockLedger.append(connection, productID: product.id, delta: stock - product.stock, reason: .adminSet, at: now)
             }
@@ -112,8 +114,6 @@ enum ProductResource {
             guard product.stock + quantity <= Product.maximumStock else {
                 throw HTTPError.validation("quantity", "Restocking \(quantity) would take stock above \(Product.maximumStock).")
             }
-            try connection.query("UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ?",
-                                 [.int(quantity), .string(now.databaseText), .int(product.id)])
             try StockLedger.append(connection, productID: product.id, delta: quantity, reason: .restock, at: now)
             product.stock += quantity
             product.updatedAt = now

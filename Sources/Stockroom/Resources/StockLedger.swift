@@ -1,7 +1,9 @@
 import MariaDB
 
-/// Every change of a product's stock, appended in the transaction that makes it, so that stock
-/// always equals the sum of its ledger.
+/// Every change of a product's stock, appended in the transaction that makes it. The ledger is
+/// the one writer of stock: its trigger (sql/005, `stock_ledger_apply`) adds each row's delta to
+/// `products.stock`, so stock always equals the sum of its ledger. An order's lines reach it
+/// through the `order_items` trigger, inside the order's one INSERT.
 enum StockLedger {
     enum Reason: String {
         case created
