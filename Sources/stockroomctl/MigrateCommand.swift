@@ -14,6 +14,9 @@ struct MigrateCommand: ParsableCommand {
     @Option(help: "Seconds to wait for another runner to finish before giving up.")
     var waitSeconds: Int = 600
 
+    @Option(help: "Seconds the migration lease lasts unless renewed (a runner that dies holds the others up this long).")
+    var leaseSeconds: Int = MigrationLease.defaultLeaseSeconds
+
     func run() throws {
         let directory = try migrationsDirectory()
         let connection = try OperatorDatabase.connect()
@@ -23,7 +26,7 @@ struct MigrateCommand: ParsableCommand {
               applied_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
             ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
             """)
-        let lease = try MigrationLease(connection: connection)
+        let lease = try MigrationLease(connection: connection, leaseSeconds: leaseSeconds)
         try lease.acquire(waitingUpTo: waitSeconds) { holder in
             print("waiting for another migration run (\(holder)) to finish")
         }

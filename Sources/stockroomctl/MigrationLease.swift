@@ -4,15 +4,21 @@ import MariaDB
 
 /// One row that says who may migrate, until when. Taking it is one UPDATE, committed on its own:
 /// on one server the row lock orders two takers, on a Galera cluster certification does (the
-/// loser gets a deadlock error and tries again). A runner that dies leaves the lease to expire.
+/// loser gets a deadlock error and tries again). While it runs, a thread of its own renews the
+/// lease over a second connection (a long ALTER keeps the first busy); a runner that dies leaves
+/// the lease to expire within `leaseSeconds`.
 final class MigrationLease {
     private let connection: MariaDBConnection
     private let holder: String
-    /// Long enough for any one migration file; renewed before each.
-    static let leaseSeconds: Int64 = 900
+    static let defaultLeaseSeconds = 60
+    private let leaseSeconds: Int64
+    private let stopRenewing = DispatchSemaphore(value: 0)
+    private let renewerDone = DispatchSemaphore(value: 0)
+    private var renewing = false
 
-    init(connection: MariaDBConnection) throws {
+    init(connection: MariaDBConnection, leaseSeconds: Int = MigrationLease.defaultLeaseSeconds) throws {
         self.connection = connection
+        self.leaseSeconds = Int64(max(leaseSeconds, 4))
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
         holder = "\(String(cString: host)) pid \(getpid()) \(UInt32.random(in: 0...UInt32.max))"
@@ -35,9 +41,12 @@ final class MigrationLease {
                 try connection.query("""
                     UPDATE schema_migration_lease SET holder = ?, expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND
                     WHERE id = 1 AND (holder IS NULL OR expires_at < UTC_TIMESTAMP())
-                    """, [.string(holder), .int(Self.leaseSeconds)]).affectedRows == 1
+                    """, [.string(holder), .int(leaseSeconds)]).affectedRows == 1
             }
-            if taken { return }
+            if taken {
+                startRenewing()
+                return
+            }
             if !told, let current = try connection.query("SELECT holder FROM schema_migration_lease WHERE id = 1").first?.string(0) {
                 onWait(current)
                 told = true
@@ -56,7 +65,7 @@ final class MigrationLease {
             try connection.query("""
                 UPDATE schema_migration_lease SET expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND
                 WHERE id = 1 AND holder = ?
-                """, [.int(Self.leaseSeconds), .string(holder)])
+                """, [.int(leaseSeconds), .string(holder)])
         }
         // Read back rather than trust the affected-row count: within the same second the UPDATE
         // changes nothing, and MariaDB counts changed rows.
@@ -67,7 +76,36 @@ final class MigrationLease {
         }
     }
 
+    /// Every `leaseSeconds / 4`, on its own connection, until `release`.
+    private func startRenewing() {
+        renewing = true
+        let configuration = MariaDBConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
+        let holder = self.holder
+        let leaseSeconds = self.leaseSeconds
+        let thread = Thread { [stopRenewing, renewerDone] in
+            MariaDBConnection.initializeThread()
+            var connection = try? MariaDBConnection(configuration: configuration)
+            while stopRenewing.wait(timeout: .now() + .milliseconds(Int(leaseSeconds) * 250)) == .timedOut {
+                if connection == nil || connection!.isBroken { connection = try? MariaDBConnection(configuration: configuration) }
+                _ = try? connection?.query("""
+                    UPDATE schema_migration_lease SET expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND
+                    WHERE id = 1 AND holder = ?
+                    """, [.int(leaseSeconds), .string(holder)])
+            }
+            connection = nil
+            MariaDBConnection.finishThread()
+            renewerDone.signal()
+        }
+        thread.name = "lease-renewer"
+        thread.start()
+    }
+
     func release() {
+        if renewing {
+            stopRenewing.signal()
+            renewerDone.wait()
+            renewing = false
+        }
         _ = try? retryingConflicts {
             try connection.query("UPDATE schema_migration_lease SET holder = NULL, expires_at = NULL WHERE id = 1 AND holder = ?",
                                  [.string(holder)])
@@ -76,6 +114,7 @@ final class MigrationLease {
 
     /// A concurrent runner's write to the same row (a deadlock on one server, a certification
     /// failure on Galera) only means "try again".
+    @discardableResult
     private func retryingConflicts<T>(_ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {

@@ -4,7 +4,10 @@ login throttle, and several `stockroomctl migrate` runs at once (hosts deploying
 from __future__ import annotations
 
 import re
+import shutil
+import signal
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -115,4 +118,48 @@ def test_concurrent_migrate_runs_all_succeed():
     finally:
         node_local_lock.kill()
         node_local_lock.wait()
+        _root(f"DROP DATABASE IF EXISTS {database}")
+
+
+def _migrate_env(database: str, sql_dir: Path) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "STOCKROOM_DB_SOCKET": stack_env()["STOCKROOM_DB_SOCKET"],
+        "STOCKROOM_DB_USER": "root",
+        "STOCKROOM_DB_NAME": database,
+        "STOCKROOM_SQL_DIR": str(sql_dir),
+    }
+
+
+def test_a_slow_migration_keeps_its_lease_and_a_dead_runner_lets_go(tmp_path):
+    """A migration that outlasts the lease keeps it (the renewer thread); a runner killed while
+    holding it stops the others only until the lease runs out."""
+    database = "migrate_lease_" + uuid.uuid4().hex[:10]
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", sql_dir)
+    (sql_dir / "900_slow.sql").write_text("DO SLEEP(6);\n")
+    _root(f"CREATE DATABASE {database}")
+    env = _migrate_env(database, sql_dir)
+    ctl = [_ctl_binary(), "migrate", "--lease-seconds", "4"]
+    try:
+        first = subprocess.Popen(ctl, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(1.5)
+        second = subprocess.Popen(ctl, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out1, out2 = first.communicate(timeout=40)[0], second.communicate(timeout=40)[0]
+        # The first held the lease through its 6 s file (longer than the 4 s lease); the second waited.
+        assert first.returncode == 0 and "applied 900_slow.sql" in out1, out1
+        assert second.returncode == 0 and "waiting for another migration run" in out2 and "up to date" in out2, out2
+
+        (sql_dir / "901_slow.sql").write_text("DO SLEEP(20);\n")
+        victim = subprocess.Popen(ctl, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(2)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        (sql_dir / "901_slow.sql").write_text("DO SLEEP(0);\n")
+        started = time.monotonic()
+        after = subprocess.run(ctl, env=env, text=True, capture_output=True, timeout=60)
+        waited = time.monotonic() - started
+        assert after.returncode == 0 and "applied 901_slow.sql" in after.stdout, after.stdout + after.stderr
+        assert waited < 15, f"waited {waited:.1f} s for a dead runner's 4 s lease"
+    finally:
         _root(f"DROP DATABASE IF EXISTS {database}")
