@@ -15,6 +15,7 @@
 #   NGINX_LISTEN         nginx `listen` value     (default: 80)
 #   NGINX_SERVER_NAME    nginx `server_name`      (default: _)
 #   NGINX_GROUP          nginx workers' group     (default: www-data)
+#   NGINX_KEEP_DEFAULT_SITE  1 keeps Debian's default site enabled on port 80 (default: it is disabled)
 #
 # Installs: /usr/local/bin/{stockroom-fcgi,stockroom-worker,stockroomctl},
 # /usr/share/stockroom/sql/, /usr/share/stockroom/stockroom.env.example,
@@ -176,8 +177,15 @@ fi
 install -m 0644 "$rendered" "$last"
 ln -sfn /etc/nginx/sites-available/stockroom "$nginx_dir/sites-enabled/stockroom"
 
-if [ "$NGINX_LISTEN" = 80 ] && [ -e "$nginx_dir/sites-enabled/default" ] && [ "$NGINX_SERVER_NAME" = _ ]; then
-    warn "/etc/nginx/sites-enabled/default also listens on port 80 as the default server: remove that link, or set NGINX_SERVER_NAME"
+# Errors nginx meets before it knows the Host (a bad request line, 414, 505) are answered by the
+# default server of the address: with Debian's placeholder site enabled they would be its HTML.
+if [ "$NGINX_LISTEN" = 80 ] && [ -L "$nginx_dir/sites-enabled/default" ]; then
+    if [ "${NGINX_KEEP_DEFAULT_SITE:-0}" = 1 ]; then
+        warn "kept /etc/nginx/sites-enabled/default (NGINX_KEEP_DEFAULT_SITE=1): it is the default server on port 80, so errors nginx meets before it knows the Host are its HTML pages, not Stockroom's JSON"
+    else
+        rm -f "$nginx_dir/sites-enabled/default"
+        say "disabled Debian's default site (removed the link /etc/nginx/sites-enabled/default; /etc/nginx/sites-available/default is kept): Stockroom's site is the default server on port 80"
+    fi
 fi
 
 # --- pool sizing -----------------------------------------------------------------

@@ -806,3 +806,25 @@ def test_responder_timeout_is_504_json(tmp_path, blackhole):
         assert_json_error(raw, 504, "gateway_timeout", what="POST, responder does not accept")
     finally:
         nginx.stop()
+
+
+def test_install_disables_debians_default_site(tmp_path):
+    """Debian's placeholder site would be the default server on port 80 and answer nginx's early
+    errors with HTML: a staged `make install` removes its link, unless told to keep it."""
+    repo = Path(__file__).resolve().parents[2]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("stockroom-fcgi", "stockroom-worker", "stockroomctl"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    for keep, kept in (("0", False), ("1", True)):
+        root = tmp_path / f"root-{keep}"
+        enabled = root / "etc" / "nginx" / "sites-enabled"
+        enabled.mkdir(parents=True)
+        (enabled / "default").symlink_to("/etc/nginx/sites-available/default")
+        proc = subprocess.run(["bash", str(repo / "scripts" / "install.sh")], text=True, capture_output=True,
+                              env={"PATH": os.environ["PATH"], "DESTDIR": str(root), "BIN_DIR": str(bin_dir),
+                                   "NGINX_KEEP_DEFAULT_SITE": keep}, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (enabled / "default").is_symlink() == kept, proc.stdout + proc.stderr
+        assert (enabled / "stockroom").is_symlink()
