@@ -477,6 +477,8 @@ responder_env() {
     if [[ -r "$RESPONDER_ENV_FILE" ]]; then
         # shellcheck disable=SC1090
         . "$RESPONDER_ENV_FILE"
+        # Read again by the responder on SIGHUP/SIGUSR2 (a test edits it, then reloads).
+        export STOCKROOM_ENV_FILE="$RESPONDER_ENV_FILE"
     fi
     export STOCKROOM_SOCKET="$STACK_DIR/fcgi-$1.sock"
     rm -f "$STOCKROOM_SOCKET"
@@ -491,6 +493,7 @@ worker_env() {
     if [[ -r "$WORKER_ENV_FILE" ]]; then
         # shellcheck disable=SC1090
         . "$WORKER_ENV_FILE"
+        export STOCKROOM_ENV_FILE="$WORKER_ENV_FILE"
     fi
 }
 
@@ -503,9 +506,13 @@ supervise() {
     local stopping=0 child="" rc=""
     trap 'stopping=1; [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null' TERM INT
     trap '' HUP
+    # The child gets the default action for HUP (ignored here), INT and QUIT (which bash ignores in
+    # background jobs), as under systemd: a signal test then sees what production would.
+    local -a default_signals=()
+    env --default-signal=HUP true 2>/dev/null && default_signals=(env --default-signal=HUP,INT,QUIT)
     while (( ! stopping )); do
         "$setup" "$i"
-        "$BIN_DIR/$bin" </dev/null &
+        "${default_signals[@]}" "$BIN_DIR/$bin" </dev/null &
         child=$!
         printf '%s\n' "$child" >"$pidfile"
         (( stopping )) && kill -TERM "$child" 2>/dev/null

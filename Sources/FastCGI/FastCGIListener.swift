@@ -70,7 +70,8 @@ public final class FastCGIListener {
         return poll(&entry, 1, 0) > 0 && entry.revents & Int16(POLLIN) != 0
     }
 
-    /// Wakes every thread blocked in accept() and makes further accepts fail.
+    /// Wakes every thread blocked in accept() and makes further accepts fail: for the final stop
+    /// only. A reload keeps this socket for the threads it moves to the new settings.
     public func stopAccepting() {
         FCGX_ShutdownPending()
         shutdown(fileDescriptor, Int32(SHUT_RDWR))

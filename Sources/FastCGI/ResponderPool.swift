@@ -12,6 +12,7 @@ public protocol FastCGIResponder: AnyObject {
 
 /// A fixed pool of threads that each call `FCGX_Accept_r` on their own request: no global accept
 /// mutex, so a thread pinned to an idle kept-alive nginx connection never holds up the others.
+/// `reload` replaces the responders (and the thread count) without closing a connection.
 public final class ResponderPool {
     public struct Configuration: Sendable {
         public var threadCount: Int
@@ -33,169 +34,111 @@ public final class ResponderPool {
         }
     }
 
-    /// Signal used to interrupt idle threads at shutdown (SIGUSR1 belongs to libfcgi).
-    public static let wakeupSignal = SIGUSR2
+    /// What a reload replaces: the settings, the logger and the responders made from them.
+    final class Generation {
+        let configuration: Configuration
+        let logger: Logger
+        let makeResponder: (Int) -> FastCGIResponder
+        /// `parameterNames` as bytes, grouped by length, for matching names without making Strings.
+        let wantedNames: [Int: [[UInt8]]]?
 
-    private let listener: FastCGIListener
-    private let configuration: Configuration
-    private let logger: Logger
-    private let makeResponder: (Int) -> FastCGIResponder
-    private let lock = NSLock()
-    /// What each thread is doing; `idle` is waiting in FCGX_Accept_r (on accept or on a kept-alive
-    /// connection's next request), the phases the idle monitor watches are the waiting ones.
-    private enum Phase { case idle, reading, handling, writing }
+        init(configuration: Configuration, logger: Logger, makeResponder: @escaping (Int) -> FastCGIResponder) {
+            assert(configuration.parameterNames.map { $0.contains("CONTENT_LENGTH") } ?? true, "the pool needs CONTENT_LENGTH")
+            self.configuration = configuration
+            self.logger = logger
+            self.makeResponder = makeResponder
+            self.wantedNames = configuration.parameterNames.map { names in
+                Dictionary(grouping: names.map { Array($0.utf8) }, by: \.count)
+            }
+        }
+    }
 
-    private var phase: [Phase]
-    private var phaseSince: [Double]
-    private var connection: [Int32]
-    private var threadIDs: [pthread_t?]
-    private var running = 0
-    private var stopping = false
-    private var completedRequests: UInt64 = 0
-    private let finished = DispatchSemaphore(value: 0)
-    /// `parameterNames` as bytes, grouped by length, for matching names without making Strings.
-    private let wantedNames: [Int: [[UInt8]]]?
+    /// Interrupts a thread stuck reading or writing (idle monitor, end of a stop).
+    static let interruptSignal = stockroom_interrupt_signal()
+    /// Wakes a thread from accept() to pick up a reload; blocked everywhere else.
+    static let wakeupSignal = stockroom_wakeup_signal()
+
+    let listener: FastCGIListener
+    let lock = NSLock()
+    var state = ResponderPoolState()
+    /// Set by each thread when it starts, cleared when it ends: a pthread_t is never signalled after
+    /// its thread is gone (a new thread may be given the same id).
+    var threadIDs: [pthread_t?] = []
+    var current: Generation
+    let finished = DispatchSemaphore(value: 0)
 
     public init(listener: FastCGIListener, configuration: Configuration, logger: Logger,
                 makeResponder: @escaping (Int) -> FastCGIResponder) {
         self.listener = listener
-        self.configuration = configuration
-        self.logger = logger
-        self.makeResponder = makeResponder
-        self.phase = Array(repeating: .handling, count: configuration.threadCount)
-        self.phaseSince = Array(repeating: 0, count: configuration.threadCount)
-        self.connection = Array(repeating: -1, count: configuration.threadCount)
-        self.threadIDs = Array(repeating: nil, count: configuration.threadCount)
-        self.wantedNames = configuration.parameterNames.map { names in
-            Dictionary(grouping: names.map { Array($0.utf8) }, by: \.count)
-        }
-        assert(configuration.parameterNames.map { $0.contains("CONTENT_LENGTH") } ?? true, "the pool needs CONTENT_LENGTH")
+        self.current = Generation(configuration: configuration, logger: logger, makeResponder: makeResponder)
     }
 
     public func start() {
-        stockroom_install_wakeup_signal(Self.wakeupSignal)
+        stockroom_install_empty_handler(Self.interruptSignal)
+        stockroom_install_empty_handler(Self.wakeupSignal)
         lock.lock()
-        running = configuration.threadCount
+        let slots = install(current)
         lock.unlock()
-        for index in 0..<configuration.threadCount {
-            let thread = Thread { [self] in self.serve(threadIndex: index) }
-            thread.name = "responder-\(index)"
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
+        startThreads(slots)
         let monitor = Thread { [self] in self.monitorIdleConnections() }
         monitor.name = "idle-monitor"
         monitor.start()
     }
 
-    private static func now() -> Double {
+    /// Makes responders with `makeResponder` from now on. Each thread finishes the request it is
+    /// serving with the responder it holds, then finishes that responder (closing its database
+    /// connection) and makes a new one; threads waiting in accept() are woken for it, and the
+    /// connections threads serve stay open. Grows or shrinks the pool to the new thread count (a
+    /// surplus thread serving a kept-alive connection ends with that connection). Returns the new
+    /// generation's number; 0 when the pool is stopping.
+    @discardableResult
+    public func reload(configuration: Configuration, logger: Logger,
+                       makeResponder: @escaping (Int) -> FastCGIResponder) -> Int {
+        let generation = Generation(configuration: configuration, logger: logger, makeResponder: makeResponder)
+        lock.lock()
+        guard !state.stopping else {
+            lock.unlock()
+            return 0
+        }
+        current = generation
+        let slots = install(generation)
+        wakeAcceptingThreads()
+        let number = state.generation
+        lock.unlock()
+        startThreads(slots)
+        return number
+    }
+
+    /// Under the lock.
+    private func install(_ generation: Generation) -> [Int] {
+        let slots = state.install(threadCount: generation.configuration.threadCount, now: Self.now())
+        if threadIDs.count < state.slots.count {
+            threadIDs += Array(repeating: nil, count: state.slots.count - threadIDs.count)
+        }
+        return slots
+    }
+
+    /// Under the lock. A thread between its unblock and accept() misses this; the idle monitor
+    /// sends it again every tick until the thread has moved.
+    func wakeAcceptingThreads() {
+        for index in state.wakeTargets {
+            if let thread = threadIDs[index] { pthread_kill(thread, Self.wakeupSignal) }
+        }
+    }
+
+    private func startThreads(_ slots: [Int]) {
+        for index in slots {
+            let thread = Thread { [self] in self.serve(slot: index) }
+            thread.name = "responder-\(index)"
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    static func now() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
-    }
-
-    /// Interrupts threads stuck on a silent peer. A kept-alive connection is only given up when no
-    /// request is waiting on it (nginx stops using a connection after 2 s idle; this acts after
-    /// `idleTimeout`). After the process was stopped or starved (this loop overslept), every clock
-    /// restarts instead: waiting then was not the peer's fault.
-    private func monitorIdleConnections() {
-        let timeout = configuration.idleTimeout
-        let tick = 0.25
-        var last = Self.now()
-        while true {
-            usleep(UInt32(tick * 1_000_000))
-            let now = Self.now()
-            let overslept = now - last > tick * 4
-            last = now
-            lock.lock()
-            if running == 0 && stopping {
-                lock.unlock()
-                return
-            }
-            for index in 0..<phase.count {
-                if overslept {
-                    phaseSince[index] = now
-                    continue
-                }
-                guard now - phaseSince[index] > timeout, let thread = threadIDs[index] else { continue }
-                switch phase[index] {
-                case .idle:
-                    guard connection[index] >= 0, !Self.hasPendingInput(connection[index]) else { continue }
-                case .reading, .writing:
-                    break
-                case .handling:
-                    continue
-                }
-                phaseSince[index] = now
-                pthread_kill(thread, Self.wakeupSignal)
-            }
-            lock.unlock()
-        }
-    }
-
-    /// Data (or end of file) waiting to be read on `fd`.
-    private static func hasPendingInput(_ fd: Int32) -> Bool {
-        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&entry, 1, 0) > 0 && entry.revents != 0
-    }
-
-    /// How long threads keep serving kept-alive connections after the listener closes: longer than
-    /// nginx's upstream `keepalive_timeout` (2 s), so nginx closes its idle connections itself and
-    /// never sends a request into one that is being closed.
-    public static let keepAliveGrace = 3.0
-
-    /// Stops in order: the socket's name goes first (no new connections), queued connections are
-    /// accepted and served, then the listener closes; kept-alive connections are served for
-    /// `keepAliveGrace`, then idle threads are woken. Waits up to `timeout` seconds in all for every
-    /// thread to end and returns whether they all did.
-    public func shutdown(timeout: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        listener.stopListening()
-        let backlogDeadline = Date().addingTimeInterval(min(1, timeout / 4))
-        while listener.hasPendingConnections && Date() < backlogDeadline {
-            usleep(5_000)
-        }
-        lock.lock()
-        stopping = true
-        lock.unlock()
-        listener.stopAccepting()
-        let graceEnd = Date().addingTimeInterval(min(Self.keepAliveGrace, timeout / 2))
-        while Date() < deadline {
-            lock.lock()
-            let remaining = running
-            // After the grace period, threads still waiting on an idle kept-alive connection only
-            // notice the stop through a signal.
-            if Date() >= graceEnd {
-                for index in 0..<phase.count where phase[index] == .idle {
-                    if let id = threadIDs[index] { pthread_kill(id, Self.wakeupSignal) }
-                }
-            }
-            lock.unlock()
-            if remaining == 0 { return true }
-            _ = finished.wait(timeout: .now() + .milliseconds(50))
-        }
-        lock.lock()
-        defer { lock.unlock() }
-        return running == 0
-    }
-
-    private var isStopping: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return stopping
-    }
-
-    /// Records what thread `index` is doing (and since when); returns whether the pool is stopping.
-    @discardableResult
-    private func enter(_ newPhase: Phase, _ index: Int, connection fd: Int32? = nil) -> Bool {
-        let now = Self.now()
-        lock.lock()
-        defer { lock.unlock() }
-        if newPhase == .idle && phase[index] != .idle { completedRequests &+= 1 }
-        phase[index] = newPhase
-        phaseSince[index] = now
-        if let fd { connection[index] = fd }
-        return stopping
     }
 
     /// Requests completed so far and threads waiting for work: a pool that shows neither
@@ -203,14 +146,69 @@ public final class ResponderPool {
     public var progress: (completed: UInt64, idleThreads: Int) {
         lock.lock()
         defer { lock.unlock() }
-        return (completedRequests, phase.filter { $0 == .idle }.count)
+        return (state.completedRequests, state.idleCount)
     }
 
-    private func serve(threadIndex index: Int) {
+    /// The current generation's number (1 before any reload).
+    public var generation: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return state.generation
+    }
+
+    private func enter(_ phase: ResponderPoolState.Phase, _ index: Int) {
+        let now = Self.now()
+        lock.lock()
+        state.enter(phase, index, now: now)
+        lock.unlock()
+    }
+
+    /// The top of a thread's loop: idle on `connection` (-1: about to accept), and what to do next.
+    private func boundary(_ index: Int, connection: Int32) -> (ResponderPoolState.Next, Generation) {
+        let now = Self.now()
+        lock.lock()
+        state.enter(.idle, index, connection: connection, now: now)
+        let next = state.next(index)
+        let generation = current
+        let rollover = next == .carryOn ? nil : state.finishRollover(now: now)
+        if next == .exit { threadIDs[index] = nil }
+        lock.unlock()
+        if let rollover { logRollover(rollover, generation: generation) }
+        return (next, generation)
+    }
+
+    /// A request was read: the thread serves it, with the current generation if it changed meanwhile.
+    private func startServing(_ index: Int) -> Generation? {
+        let now = Self.now()
+        lock.lock()
+        state.enter(.reading, index, now: now)
+        let newer = state.switchBeforeServing(index) ? current : nil
+        let rollover = newer == nil ? nil : state.finishRollover(now: now)
+        lock.unlock()
+        if let rollover, let newer { logRollover(rollover, generation: newer) }
+        return newer
+    }
+
+    private func logRollover(_ seconds: Double, generation: Generation) {
+        generation.logger.notice("reload complete: every thread serves the new settings", metadata: [
+            "rollover.ms": "\(Int(seconds * 1000))", "threads": "\(generation.configuration.threadCount)",
+        ])
+    }
+
+    /// On the thread: the old responder's database connection closes before the new one's opens.
+    private func replace(_ responder: FastCGIResponder, with generation: Generation, slot: Int) -> FastCGIResponder {
+        responder.finish()
+        return generation.makeResponder(slot)
+    }
+
+    private func serve(slot index: Int) {
+        stockroom_block_in_thread(Self.wakeupSignal)
         lock.lock()
         threadIDs[index] = pthread_self()
+        state.threadStarted(index)
+        var generation = current
         lock.unlock()
-        let responder = makeResponder(index)
+        var responder = generation.makeResponder(index)
         let scratch = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 4096)
         defer { scratch.deallocate() }
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
@@ -220,20 +218,24 @@ public final class ResponderPool {
         // accept on -1 fails at once and the loop comes back here.
         FCGX_InitRequest(request, -1, 0)
         while true {
-            let stopping = enter(.idle, index, connection: request.pointee.ipcFd)
+            let (next, latest) = boundary(index, connection: request.pointee.ipcFd)
+            if next == .exit { break }
+            if next == .switchGeneration {
+                generation = latest
+                responder = replace(responder, with: generation, slot: index)
+            }
             if request.pointee.ipcFd < 0 {
-                let accepted = accept(listener.fileDescriptor, nil, nil)
+                let accepted = stockroom_accept_wakeable(listener.fileDescriptor, Self.wakeupSignal)
                 if accepted < 0 {
                     let error = errno
-                    if stopping || isStopping { break }
-                    if error != EINTR && error != ECONNABORTED {
-                        logger.warning("accept failed", metadata: ["errno": "\(error)"])
+                    // EINTR: woken for a reload. EINVAL: the listener was shut down by a stop.
+                    if error != EINTR && error != ECONNABORTED && error != EINVAL {
+                        generation.logger.warning("accept failed", metadata: ["errno": "\(error)"])
                         usleep(10_000)
                     }
-                    continue
+                    continue  // the loop's top decides: serve, switch, or exit
                 }
                 _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
-                enter(.idle, index, connection: accepted)
                 request.pointee.ipcFd = accepted
                 // FCGX_Accept_r first finishes the "previous" request and would close this fd
                 // unless the connection counts as kept.
@@ -242,14 +244,16 @@ public final class ResponderPool {
                 // and waiting up to 2 s for the peer: the body is always drained here, and a silent
                 // peer (interrupted by the idle monitor) must not hold the thread for 2 s more.
                 request.pointee.detached = 1
+                continue  // records the connection; a thread woken late by a reload switches first
             }
             // Even when stopping, go on into FCGX_Accept_r: it serves the next request on a
             // kept-alive connection, and fails once that connection is gone.
-            let got = FCGX_Accept_r(request)
-            let stoppingNow = enter(.reading, index)
-            if got < 0 {
-                if stoppingNow && request.pointee.ipcFd < 0 { break }
+            if FCGX_Accept_r(request) < 0 {
                 continue  // the connection ended (closed, interrupted, or garbage): accept the next
+            }
+            if let newer = startServing(index) {
+                generation = newer
+                responder = replace(responder, with: generation, slot: index)
             }
             if FCGX_GetError(request.pointee.in) != 0 {
                 // libfcgi hands over a request whose parameters were cut off by a read error (the
@@ -258,7 +262,7 @@ public final class ResponderPool {
                 FCGX_Finish_r(request)
                 continue
             }
-            let incoming = read(request, scratch: scratch)
+            let incoming = read(request, scratch: scratch, generation: generation)
             enter(.handling, index)
             let response = responder.respond(to: incoming)
             let bytes = response.serialized()
@@ -273,68 +277,13 @@ public final class ResponderPool {
         FCGX_Free(request, 1)
         request.deallocate()
         responder.finish()
+        let now = Self.now()
         lock.lock()
-        running -= 1
+        state.exited(index)
+        let rollover = state.finishRollover(now: now)
+        let latest = current
         lock.unlock()
+        if let rollover { logRollover(rollover, generation: latest) }
         finished.signal()
-    }
-
-    /// Copies the parameters (libfcgi frees them at finish) and reads exactly CONTENT_LENGTH bytes,
-    /// refusing a body over the limit before allocating anything for it.
-    private func read(_ request: UnsafeMutablePointer<FCGX_Request>, scratch: UnsafeMutableBufferPointer<CChar>) -> FastCGIRequest {
-        var parameters: [String: String] = [:]
-        parameters.reserveCapacity(48)
-        if var entry = request.pointee.envp {
-            // Split NAME=value at the byte level; String(cString:) + Character search costs far more.
-            while let pair = entry.pointee {
-                let length = strlen(pair)
-                pair.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
-                    let all = UnsafeBufferPointer(start: bytes, count: length)
-                    if let equals = all.firstIndex(of: UInt8(ascii: "=")), isWanted(UnsafeBufferPointer(rebasing: all[..<equals])) {
-                        let name = String(decoding: UnsafeBufferPointer(rebasing: all[..<equals]), as: UTF8.self)
-                        parameters[name] = String(decoding: UnsafeBufferPointer(rebasing: all[(equals + 1)...]), as: UTF8.self)
-                    }
-                }
-                entry += 1
-            }
-        }
-        let input = request.pointee.in
-        let declared = parameters["CONTENT_LENGTH"].flatMap { Int($0) } ?? 0
-        var result = FastCGIRequest(parameters: parameters, body: [])
-        if declared < 0 || declared > configuration.maxBodyBytes {
-            result.bodyStatus = .tooLarge
-            drain(input, scratch: scratch)
-            return result
-        }
-        if declared > 0 {
-            var body = [UInt8](repeating: 0, count: declared)
-            var filled = 0
-            body.withUnsafeMutableBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { chars in
-                    while filled < declared {
-                        let got = FCGX_GetStr(chars.baseAddress! + filled, Int32(declared - filled), input)
-                        if got <= 0 { break }
-                        filled += Int(got)
-                    }
-                }
-            }
-            if filled < declared {
-                result.bodyStatus = .incomplete
-                body.removeLast(declared - filled)
-            }
-            result.body = body
-        }
-        drain(input, scratch: scratch)  // anything past CONTENT_LENGTH is not part of this request
-        return result
-    }
-
-    private func isWanted(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let wantedNames else { return true }
-        guard let candidates = wantedNames[name.count] else { return false }
-        return candidates.contains { $0.elementsEqual(name) }
-    }
-
-    private func drain(_ input: UnsafeMutablePointer<FCGX_Stream>?, scratch: UnsafeMutableBufferPointer<CChar>) {
-        while FCGX_GetStr(scratch.baseAddress, Int32(scratch.count), input) > 0 {}
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import FastCGI
 import Logging
+import Stockroom
 
 /// Command line and environment of `stockroom-fcgi`; flags win over the environment.
 struct ResponderConfiguration {
@@ -33,5 +35,21 @@ struct ResponderConfiguration {
             throw ValidationError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
         }
         logLevel = level
+    }
+
+    var pool: ResponderPool.Configuration {
+        .init(threadCount: threadCount, parameterNames: StockroomApplication.requestParameterNames,
+              idleTimeout: Double(connectionIdleTimeoutSeconds))
+    }
+
+    /// The settings a running process cannot take over (the socket is bound once, and a reload
+    /// never rebinds it), as (variable, running value, new value).
+    func restartOnlyChanges(to next: ResponderConfiguration) -> [(name: String, running: String, next: String)] {
+        var changes: [(String, String, String)] = []
+        if next.socketPath != socketPath { changes.append(("STOCKROOM_SOCKET", socketPath, next.socketPath)) }
+        if next.socketGroup != socketGroup {
+            changes.append(("STOCKROOM_SOCKET_GROUP", socketGroup ?? "(none)", next.socketGroup ?? "(none)"))
+        }
+        return changes
     }
 }

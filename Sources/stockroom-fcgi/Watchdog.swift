@@ -4,7 +4,8 @@ import Logging
 import Stockroom
 
 /// Pings systemd's watchdog while the pool makes progress or has a thread free; when every thread
-/// has been stuck for a whole period, the pings stop and systemd restarts the process.
+/// has been stuck for a whole period, the pings stop and systemd restarts the process. The pool's
+/// progress covers every thread whichever settings generation it serves, so it follows reloads.
 enum Watchdog {
     static func start(interval: Double, pool: ResponderPool, notifier: SystemdNotifier, logger: Logger) {
         let thread = Thread {

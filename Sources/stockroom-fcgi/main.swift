@@ -10,7 +10,12 @@ struct StockroomFCGI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stockroom-fcgi",
         abstract: "Stockroom's FastCGI responder pool (behind nginx).",
-        discussion: "Configuration comes from STOCKROOM_* environment variables; see the README.")
+        discussion: """
+            Configuration comes from STOCKROOM_* environment variables and, when STOCKROOM_ENV_FILE names \
+            one, from that file (its values win); see the README. SIGHUP or SIGUSR2 re-reads them and \
+            moves every thread to the new settings without dropping a request; SIGTERM, SIGINT or \
+            SIGQUIT stops gracefully.
+            """)
 
     @Option(help: "Unix socket to listen on (default: $STOCKROOM_SOCKET or /run/stockroom/fcgi.sock).")
     var socket: String?
@@ -19,7 +24,17 @@ struct StockroomFCGI: ParsableCommand {
     var threads: Int?
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
+        // First, before any thread exists: every thread inherits the mask, and sigwait below takes
+        // the operator's signals.
+        ProcessSignals.takeOver()
+        let inherited = ProcessInfo.processInfo.environment
+        let environment: [String: String]
+        do {
+            environment = try EnvironmentFile.environment(over: inherited)
+        } catch {
+            fputs("stockroom-fcgi: cannot read the settings: \(error)\n", stderr)
+            throw ExitCode(1)
+        }
         let settings = try ResponderConfiguration(environment: environment, socketFlag: socket, threadsFlag: threads)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -28,10 +43,6 @@ struct StockroomFCGI: ParsableCommand {
         }
         var logger = Logger(label: "stockroom-fcgi")
         logger[metadataKey: "pid"] = "\(getpid())"
-
-        // Signals are taken by sigwait on this thread only; the pool's threads inherit the mask.
-        let shutdownSignals: [Int32] = [SIGTERM, SIGINT]
-        ProcessSignals.block(shutdownSignals)
 
         MariaDBConnection.initializeLibrary()
         let metrics = StockroomMetrics.bootstrap()
@@ -44,29 +55,30 @@ struct StockroomFCGI: ParsableCommand {
             logger.critical("cannot listen", metadata: ["socket": "\(settings.socketPath)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let pool = ResponderPool(
-            listener: listener,
-            configuration: .init(threadCount: settings.threadCount, parameterNames: StockroomApplication.requestParameterNames,
-                                 idleTimeout: Double(settings.connectionIdleTimeoutSeconds)),
-            logger: logger) {
-            FastCGIAdapter(handler: application.makeRequestHandler(threadIndex: $0))
-        }
+        let pool = ResponderPool(listener: listener, configuration: settings.pool, logger: logger,
+                                 makeResponder: ResponderProcess.maker(for: application))
         pool.start()
         logger.info("listening", metadata: ["socket": "\(settings.socketPath)", "threads": "\(settings.threadCount)"])
-        let systemd = SystemdNotifier(environment: environment)
-        systemd.notify("READY=1\nSTATUS=listening on \(settings.socketPath) with \(settings.threadCount) threads")
+        let systemd = SystemdNotifier(environment: inherited)
+        systemd.notify("READY=1\nSTATUS=\(ResponderProcess.status(settings, pool: pool))")
         if let interval = systemd.watchdogPingInterval {
             Watchdog.start(interval: interval, pool: pool, notifier: systemd, logger: logger)
         }
 
-        let received = ProcessSignals.wait(for: shutdownSignals)
-        logger.info("stopping: finishing in-flight requests", metadata: ["signal": "\(received)"])
+        var responders = ResponderProcess(settings: settings, baseLogger: logger, metrics: metrics, pool: pool,
+                                    systemd: systemd, inherited: inherited, socketFlag: socket, threadsFlag: threads)
+        var received = ProcessSignals.wait()
+        while ProcessSignals.request(for: received) != .stop {
+            responders.handle(received)
+            received = ProcessSignals.wait()
+        }
+        responders.logger.info("stopping: finishing in-flight requests", metadata: ["signal": "\(ProcessSignals.name(of: received))"])
         systemd.notify("STOPPING=1")
-        let clean = pool.shutdown(timeout: settings.shutdownTimeoutSeconds)
+        let clean = pool.shutdown(timeout: responders.settings.shutdownTimeoutSeconds)
         if clean {
-            logger.info("stopped")
+            responders.logger.info("stopped")
         } else {
-            logger.warning("stopped with requests still running after the shutdown timeout")
+            responders.logger.warning("stopped with requests still running after the shutdown timeout")
         }
     }
 }

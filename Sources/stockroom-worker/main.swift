@@ -4,53 +4,98 @@ import Logging
 import MariaDB
 import Stockroom
 
-/// The background order processor. Stops between batches on SIGTERM/SIGINT and exits 0.
+/// The background order processor. Between batches it stops on SIGTERM/SIGINT/SIGQUIT (exit 0) and
+/// re-reads its settings on SIGHUP/SIGUSR2.
 struct StockroomWorker: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stockroom-worker",
         abstract: "Moves pending orders to processed (FOR UPDATE SKIP LOCKED); purges expired keys.",
-        discussion: "Configuration: STOCKROOM_DB_*, STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH, STOCKROOM_WORKER_POLL_INTERVAL, LOG_LEVEL.")
+        discussion: """
+            Configuration: STOCKROOM_DB_*, STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH, \
+            STOCKROOM_WORKER_POLL_INTERVAL, LOG_LEVEL, from the environment and, when STOCKROOM_ENV_FILE \
+            names one, from that file (its values win). SIGHUP or SIGUSR2 re-reads them after the \
+            current batch.
+            """)
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let level = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
+        ProcessSignals.takeOver()  // before any thread: they all inherit the mask
+        let inherited = ProcessInfo.processInfo.environment
+        let environment: [String: String]
+        do {
+            environment = try EnvironmentFile.environment(over: inherited)
+        } catch {
+            fputs("stockroom-worker: cannot read the settings: \(error)\n", stderr)
+            throw ExitCode(1)
+        }
+        var settings = WorkerSettings(environment: environment)
+        let startLevel = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
+            handler.logLevel = startLevel
             return handler
         }
-        var logger = Logger(label: "stockroom-worker")
-        logger[metadataKey: "pid"] = "\(getpid())"
-        let pollInterval = environment["STOCKROOM_WORKER_POLL_INTERVAL"].flatMap(Double.init).map { max(0.01, $0) } ?? 0.2
+        var baseLogger = Logger(label: "stockroom-worker")
+        baseLogger[metadataKey: "pid"] = "\(getpid())"
+        var logger = baseLogger
 
-        let stopRequested = ShutdownFlag()
-        ProcessSignals.block([SIGTERM, SIGINT])
+        let requests = SignalRequests()
         let signalLogger = logger
         let waiter = Thread {
-            let signal = ProcessSignals.wait(for: [SIGTERM, SIGINT])
-            signalLogger.info("stopping after the current batch", metadata: ["signal": "\(signal)"])
-            stopRequested.set()
+            while true {
+                let signal = ProcessSignals.wait()
+                let name = ProcessSignals.name(of: signal)
+                switch ProcessSignals.request(for: signal) {
+                case .stop:
+                    signalLogger.info("stopping after the current batch", metadata: ["signal": "\(name)"])
+                    requests.requestStop()
+                    return
+                case .reload:
+                    requests.requestReload(signal: name)
+                case .reopenLogs:
+                    signalLogger.notice("nothing to reopen: logs go to stderr", metadata: ["signal": "\(name)"])
+                }
+            }
         }
         waiter.start()
 
         MariaDBConnection.initializeLibrary()
         MariaDBConnection.initializeThread()
-        var databaseConfiguration = MariaDBConfiguration.fromEnvironment(environment)
-        // The claim's FOR UPDATE would otherwise gap-lock the orders_status index and hold up new orders.
-        databaseConfiguration.readCommitted = true
-        let database = MariaDBSession(configuration: databaseConfiguration, logger: logger)
-        let processor = OrderProcessor(database: database, settings: .fromEnvironment(environment), logger: logger)
-        logger.info("started", metadata: ["poll.interval": "\(pollInterval)"])
-        let systemd = SystemdNotifier(environment: environment)
+        var database = MariaDBSession(configuration: settings.database, logger: logger)
+        var processor = OrderProcessor(database: database, settings: settings.processor, logger: logger)
+        logger.info("started", metadata: ["poll.interval": "\(settings.pollInterval)"])
+        let systemd = SystemdNotifier(environment: inherited)
         systemd.notify("READY=1")
         var lastPing = Date()
         var lastPurge = Date.distantPast
         var databaseWasDown = false
-        while !stopRequested.isSet {
+        while !requests.stopRequested {
             // The loop itself is the heartbeat: a wedged loop stops pinging and systemd restarts it.
             if let interval = systemd.watchdogPingInterval, Date().timeIntervalSince(lastPing) >= interval {
                 systemd.notify("WATCHDOG=1")
                 lastPing = Date()
+            }
+            // Between batches, so a reload never cuts one short.
+            if let signal = requests.takeReload() {
+                systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(Self.monotonicMicroseconds())")
+                do {
+                    let next = WorkerSettings(environment: try EnvironmentFile.environment(over: inherited))
+                    logger = baseLogger
+                    logger.logLevel = next.logLevel
+                    database.close()
+                    database = MariaDBSession(configuration: next.database, logger: logger)
+                    processor = OrderProcessor(database: database, settings: next.processor, logger: logger)
+                    settings = next
+                    databaseWasDown = false
+                    logger.notice("reloaded", metadata: [
+                        "signal": "\(signal)", "poll.interval": "\(settings.pollInterval)",
+                        "batch": "\(settings.processor.batchSize)", "process.delay": "\(settings.processor.processingDelay)",
+                    ])
+                } catch {
+                    logger.error("reload failed; carrying on with the running settings", metadata: [
+                        "signal": "\(signal)", "error": "\(error)",
+                    ])
+                }
+                systemd.notify("READY=1")
             }
             do {
                 if Date().timeIntervalSince(lastPurge) > 60 {
@@ -62,42 +107,82 @@ struct StockroomWorker: ParsableCommand {
                     logger.notice("database reachable again")
                     databaseWasDown = false
                 }
-                if processed == 0 { stopRequested.wait(seconds: pollInterval) }
+                if processed == 0 { requests.wait(seconds: settings.pollInterval) }
             } catch let error as MariaDBError {
                 if !databaseWasDown {
                     logger.warning("database error; retrying", metadata: ["db.error": "\(error.code.rawValue)"])
                 }
                 databaseWasDown = true
-                stopRequested.wait(seconds: 1)
+                requests.wait(seconds: 1)
             }
         }
         systemd.notify("STOPPING=1")
         database.close()
         logger.info("stopped")
     }
+
+    static func monotonicMicroseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000 + UInt64(spec.tv_nsec) / 1000
+    }
 }
 
-/// Set once by the signal thread; the main loop sleeps on it so a stop is noticed at once.
-final class ShutdownFlag: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var value = false
+/// What the worker reads from its environment; all of it can change on a reload.
+struct WorkerSettings {
+    var logLevel: Logger.Level
+    var pollInterval: Double
+    var database: MariaDBConfiguration
+    var processor: OrderProcessor.Settings
 
-    var isSet: Bool {
+    init(environment: [String: String]) {
+        logLevel = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
+        pollInterval = environment["STOCKROOM_WORKER_POLL_INTERVAL"].flatMap(Double.init).map { max(0.01, $0) } ?? 0.2
+        database = MariaDBConfiguration.fromEnvironment(environment)
+        // The claim's FOR UPDATE would otherwise gap-lock the orders_status index and hold up new orders.
+        database.readCommitted = true
+        processor = .fromEnvironment(environment)
+    }
+}
+
+/// Set by the signal thread; the main loop sleeps on it so a stop or a reload is noticed at once.
+final class SignalRequests: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var stop = false
+    private var reload: String?
+
+    var stopRequested: Bool {
         condition.lock()
         defer { condition.unlock() }
-        return value
+        return stop
     }
 
-    func set() {
+    func requestStop() {
         condition.lock()
-        value = true
+        stop = true
         condition.broadcast()
         condition.unlock()
     }
 
+    func requestReload(signal: String) {
+        condition.lock()
+        reload = signal
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The signal of a reload asked for since the last call, if any.
+    func takeReload() -> String? {
+        condition.lock()
+        defer { condition.unlock() }
+        let signal = reload
+        reload = nil
+        return signal
+    }
+
     func wait(seconds: Double) {
         condition.lock()
-        if !value { _ = condition.wait(until: Date().addingTimeInterval(seconds)) }
+        if !stop && reload == nil { _ = condition.wait(until: Date().addingTimeInterval(seconds)) }
         condition.unlock()
     }
 }
