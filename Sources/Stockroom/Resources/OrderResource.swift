@@ -78,8 +78,14 @@ enum OrderResource {
             let lines = try connection.query(
                 "SELECT product_id, quantity FROM order_items WHERE order_id = ? ORDER BY product_id", [.int(ids[0])]
             ).rows.compactMap { row in row.int(0).flatMap { id in row.int(1).map { (id, $0) } } }
-            // The ledger rows give the stock back (its trigger updates each product, in ascending
-            // id order: the order the lines were read in, the order an order locks them in).
+            // The product rows are locked first, in ascending id order as an order locks them: a
+            // ledger row's foreign key would otherwise take a shared lock on its product before the
+            // ledger trigger's UPDATE asks for the exclusive one, and two cancels of the same
+            // product would deadlock on that upgrade. Then the ledger rows give the stock back.
+            let productIDs = paddedForStatementShape(lines.map(\.0))
+            try connection.query(
+                "SELECT id FROM products WHERE id IN (\(placeholders(productIDs.count))) ORDER BY id FOR UPDATE",
+                productIDs.map { .int($0) })
             try StockLedger.append(connection, changes: lines, reason: .cancel, orderID: ids[0], at: now)
             try connection.query("UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ?",
                                  [.string(now.databaseText), .int(ids[0])])
