@@ -27,14 +27,7 @@ struct StockroomFCGI: ParsableCommand {
         // First, before any thread exists: every thread inherits the mask, and sigwait below takes
         // the operator's signals.
         ProcessSignals.takeOver()
-        let inherited = ProcessInfo.processInfo.environment
-        let environment: [String: String]
-        do {
-            environment = try EnvironmentFile.environment(over: inherited)
-        } catch {
-            fputs("stockroom-fcgi: cannot read the settings: \(error)\n", stderr)
-            throw ExitCode(1)
-        }
+        let (inherited, environment) = EnvironmentFile.startEnvironment(program: "stockroom-fcgi")
         let settings = try ResponderConfiguration(environment: environment, socketFlag: socket, threadsFlag: threads)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

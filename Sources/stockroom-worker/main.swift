@@ -19,14 +19,7 @@ struct StockroomWorker: ParsableCommand {
 
     func run() throws {
         ProcessSignals.takeOver()  // before any thread: they all inherit the mask
-        let inherited = ProcessInfo.processInfo.environment
-        let environment: [String: String]
-        do {
-            environment = try EnvironmentFile.environment(over: inherited)
-        } catch {
-            fputs("stockroom-worker: cannot read the settings: \(error)\n", stderr)
-            throw ExitCode(1)
-        }
+        let (inherited, environment) = EnvironmentFile.startEnvironment(program: "stockroom-worker")
         var settings = WorkerSettings(environment: environment)
         let startLevel = settings.logLevel
         LoggingSystem.bootstrap { label in

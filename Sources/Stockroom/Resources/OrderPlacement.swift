@@ -156,6 +156,7 @@ func paddedForStatementShape<T>(_ values: [T]) -> [T] {
     guard let last = values.last else { return values }
     var size = 1
     while size < values.count { size <<= 1 }
+    guard size > values.count else { return values }  // no copy on the hot path (one-line orders)
     return values + Array(repeating: last, count: size - values.count)
 }
 

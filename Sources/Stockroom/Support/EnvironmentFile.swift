@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// The settings file named by STOCKROOM_ENV_FILE, read at start and at every reload; its values win
@@ -29,6 +30,18 @@ public enum EnvironmentFile {
         var values = try read(path: path)
         values[variable] = path
         return inherited.merging(values) { _, fromFile in fromFile }
+    }
+
+    /// A daemon's start: this process's environment with its STOCKROOM_ENV_FILE on top, or a
+    /// message on stderr and exit status 1 when that file cannot be read.
+    public static func startEnvironment(program: String) -> (inherited: [String: String], environment: [String: String]) {
+        let inherited = ProcessInfo.processInfo.environment
+        do {
+            return (inherited, try environment(over: inherited))
+        } catch {
+            fputs("\(program): cannot read the settings: \(error)\n", stderr)
+            exit(1)
+        }
     }
 
     public static func read(path: String) throws -> [String: String] {
