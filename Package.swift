@@ -31,6 +31,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
+        // Process plumbing shared by the daemons: the environment file, signals, systemd notify.
+        .target(name: "StockroomRuntime"),
         .target(name: "Stockroom", dependencies: [
             "MariaDB", "PasswordHashing",
             .product(name: "Logging", package: "swift-log"),
@@ -39,22 +41,23 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "stockroom-fcgi", dependencies: [
-            "Stockroom", "FastCGI", "MariaDB",
+            "Stockroom", "StockroomRuntime", "FastCGI", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "stockroom-worker", dependencies: [
-            "Stockroom", "MariaDB",
+            "Stockroom", "StockroomRuntime", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "stockroomctl", dependencies: [
-            "Stockroom", "MariaDB",
+            "Stockroom", "StockroomRuntime", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "StockroomRuntimeTests", dependencies: ["StockroomRuntime"]),
         .testTarget(name: "StockroomTests", dependencies: ["Stockroom", "FastCGI", "MariaDB", "PasswordHashing"]),
         // Against a private MariaDB named by STOCKROOM_TEST_DB_SOCKET (scripts/wrapper-test.sh).
         .testTarget(name: "MariaDBTests", dependencies: [

@@ -2,6 +2,7 @@ import FastCGI
 import Foundation
 import Logging
 import Stockroom
+import StockroomRuntime
 
 /// The running settings of the process and what the operator's signals other than a stop do to
 /// them: SIGHUP/SIGUSR2 reload, SIGUSR1 is noted.

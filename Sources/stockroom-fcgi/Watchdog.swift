@@ -2,6 +2,7 @@ import FastCGI
 import Foundation
 import Logging
 import Stockroom
+import StockroomRuntime
 
 /// Pings systemd's watchdog while the pool makes progress or has a thread free; when every thread
 /// has been stuck for a whole period, the pings stop and systemd restarts the process. The pool's

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MariaDB
 import Stockroom
+import StockroomRuntime
 
 /// The FastCGI responder pool: one unix socket, a fixed set of threads, one MariaDB connection each.
 struct StockroomFCGI: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MariaDB
 import Stockroom
+import StockroomRuntime
 
 /// The background order processor. Between batches it stops on SIGTERM/SIGINT/SIGQUIT (exit 0) and
 /// re-reads its settings on SIGHUP/SIGUSR2.

@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import Stockroom
+@testable import StockroomRuntime
 
 @Suite struct EnvironmentFileTests {
     @Test func plainValuesCommentsAndBlankLines() throws {
