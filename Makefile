@@ -12,7 +12,7 @@ export PORT STACK_DIR
 
 DEVSTACK := bash scripts/devstack.sh
 
-.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean
+.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean settings-doc
 
 help:
 	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
@@ -22,6 +22,7 @@ help:
 	@echo "make bench    wrk through nginx against nginx and sysbench ceilings measured in the same run"
 	@echo "make up       start the stack in the background (idempotent); make down stops it; make status"
 	@echo "make admin NAME=alice   create or promote an admin on the running stack (password from stdin)"
+	@echo "make settings-doc   rewrite docs/configuration.md's settings table from the code"
 	@echo "make deps | build | migrate | install | clean"
 
 deps:
@@ -80,3 +81,6 @@ fuzz:
 	$(DEVSTACK) deps --test
 	swift build -c release
 	bash scripts/fuzz-test.sh
+
+settings-doc:
+	bash scripts/settings-doc.sh

@@ -32,7 +32,10 @@ let package = Package(
         ]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
         // Process plumbing shared by the daemons: the environment file, signals, systemd notify.
-        .target(name: "StockroomRuntime"),
+        .target(name: "StockroomRuntime", dependencies: [
+            "MariaDB",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "Stockroom", dependencies: [
             "MariaDB", "PasswordHashing",
             .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,4 @@
-/// Where and how to reach MariaDB. Built once from the environment and shared by every connection.
+/// Where and how to reach MariaDB. Built once from the settings and shared by every connection.
 public struct MariaDBConfiguration: Sendable {
     public var unixSocket: String?
     public var host: String
@@ -36,27 +36,5 @@ public struct MariaDBConfiguration: Sendable {
         self.readTimeout = readTimeout
         self.writeTimeout = writeTimeout
         self.lockWaitTimeout = lockWaitTimeout
-    }
-
-    /// Reads STOCKROOM_DB_* variables; unset ones keep their defaults.
-    public static func fromEnvironment(_ environment: [String: String]) -> MariaDBConfiguration {
-        var configuration = MariaDBConfiguration()
-        if let socket = environment["STOCKROOM_DB_SOCKET"], !socket.isEmpty { configuration.unixSocket = socket }
-        if let host = environment["STOCKROOM_DB_HOST"], !host.isEmpty { configuration.host = host }
-        if let port = environment["STOCKROOM_DB_PORT"].flatMap(UInt32.init) { configuration.port = port }
-        if let user = environment["STOCKROOM_DB_USER"], !user.isEmpty { configuration.user = user }
-        if let password = environment["STOCKROOM_DB_PASSWORD"] { configuration.password = password }
-        if let name = environment["STOCKROOM_DB_NAME"], !name.isEmpty { configuration.database = name }
-        if let seconds = environment["STOCKROOM_LOCK_WAIT_TIMEOUT"].flatMap(UInt32.init), seconds > 0 {
-            configuration.lockWaitTimeout = seconds
-        }
-        if let seconds = environment["STOCKROOM_DB_TIMEOUT"].flatMap(UInt32.init), seconds > 0 {
-            configuration.readTimeout = seconds
-            configuration.writeTimeout = seconds
-        }
-        if let capacity = environment["STOCKROOM_DB_STATEMENT_CACHE"].flatMap(Int.init), (1...1024).contains(capacity) {
-            configuration.statementCacheCapacity = capacity
-        }
-        return configuration
     }
 }

@@ -2,7 +2,7 @@ import Logging
 import MariaDB
 import PasswordHashing
 
-/// Settings read once at start-up.
+/// What the application needs of the responder's settings (StockroomRuntime.ResponderSettings).
 public struct StockroomConfiguration: Sendable {
     public var database: MariaDBConfiguration
     public var sessionLifetimeSeconds: Int64
@@ -17,15 +17,6 @@ public struct StockroomConfiguration: Sendable {
         self.database = database
         self.sessionLifetimeSeconds = sessionLifetimeSeconds
         self.passwordHasher = passwordHasher
-    }
-
-    public static func fromEnvironment(_ environment: [String: String]) -> StockroomConfiguration {
-        var configuration = StockroomConfiguration(database: .fromEnvironment(environment))
-        if let seconds = environment["STOCKROOM_SESSION_TTL"].flatMap(Int64.init), seconds > 0 {
-            configuration.sessionLifetimeSeconds = seconds
-        }
-        configuration.testHooksEnabled = environment["STOCKROOM_TEST_HOOKS"] == "1"
-        return configuration
     }
 }
 

@@ -7,7 +7,7 @@ import StockroomRuntime
 /// The running settings of the process and what the operator's signals other than a stop do to
 /// them: SIGHUP/SIGUSR2 reload, SIGUSR1 is noted.
 struct ResponderProcess {
-    private(set) var settings: ResponderConfiguration
+    private(set) var settings: ResponderSettings
     private(set) var logger: Logger
     private let baseLogger: Logger
     private let metrics: StockroomMetrics
@@ -17,7 +17,7 @@ struct ResponderProcess {
     private let socketFlag: String?
     private let threadsFlag: Int?
 
-    init(settings: ResponderConfiguration, baseLogger: Logger, metrics: StockroomMetrics, pool: ResponderPool,
+    init(settings: ResponderSettings, baseLogger: Logger, metrics: StockroomMetrics, pool: ResponderPool,
          systemd: SystemdNotifier, inherited: [String: String], socketFlag: String?, threadsFlag: Int?) {
         self.settings = settings
         self.logger = baseLogger
@@ -34,7 +34,7 @@ struct ResponderProcess {
         { FastCGIAdapter(handler: application.makeRequestHandler(threadIndex: $0)) }
     }
 
-    static func status(_ settings: ResponderConfiguration, pool: ResponderPool) -> String {
+    static func status(_ settings: ResponderSettings, pool: ResponderPool) -> String {
         "listening on \(settings.socketPath) with \(settings.threadCount) threads (settings generation \(pool.generation))"
     }
 
@@ -58,7 +58,7 @@ struct ResponderProcess {
         defer { systemd.notify("READY=1\nSTATUS=\(Self.status(settings, pool: pool))") }
         do {
             let environment = try EnvironmentFile.environment(over: inherited)
-            var next = try ResponderConfiguration(environment: environment, socketFlag: socketFlag, threadsFlag: threadsFlag)
+            var next = try ResponderSettings(environment: environment, socketFlag: socketFlag, threadsFlag: threadsFlag)
             for change in settings.restartOnlyChanges(to: next) {
                 logger.warning("setting changed but needs a restart; keeping the running value", metadata: [
                     "setting": "\(change.name)", "running": "\(change.running)", "new": "\(change.next)",
@@ -69,7 +69,7 @@ struct ResponderProcess {
             var nextLogger = baseLogger
             nextLogger.logLevel = next.logLevel
             let application = try StockroomApplication(
-                configuration: .fromEnvironment(environment), metrics: metrics, logger: nextLogger)
+                configuration: next.application, metrics: metrics, logger: nextLogger)
             let generation = pool.reload(configuration: next.pool, logger: nextLogger,
                                          makeResponder: Self.maker(for: application))
             settings = next

@@ -29,7 +29,14 @@ struct StockroomFCGI: ParsableCommand {
         // the operator's signals.
         ProcessSignals.takeOver()
         let (inherited, environment) = EnvironmentFile.startEnvironment(program: "stockroom-fcgi")
-        let settings = try ResponderConfiguration(environment: environment, socketFlag: socket, threadsFlag: threads)
+        let settings: ResponderSettings
+        do {
+            settings = try ResponderSettings(environment: environment, socketFlag: socket, threadsFlag: threads)
+        } catch {
+            // Before logging exists: a bad value stops the start, naming its variable.
+            fputs("stockroom-fcgi: bad settings: \(error)\n", stderr)
+            throw ExitCode(1)
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = settings.logLevel
@@ -41,7 +48,7 @@ struct StockroomFCGI: ParsableCommand {
         MariaDBConnection.initializeLibrary()
         let metrics = StockroomMetrics.bootstrap()
         let application = try StockroomApplication(
-            configuration: .fromEnvironment(environment), metrics: metrics, logger: logger)
+            configuration: settings.application, metrics: metrics, logger: logger)
         let listener: FastCGIListener
         do {
             listener = try FastCGIListener(path: settings.socketPath, group: settings.socketGroup)

@@ -21,7 +21,14 @@ struct StockroomWorker: ParsableCommand {
     func run() throws {
         ProcessSignals.takeOver()  // before any thread: they all inherit the mask
         let (inherited, environment) = EnvironmentFile.startEnvironment(program: "stockroom-worker")
-        var settings = WorkerSettings(environment: environment)
+        var settings: WorkerSettings
+        do {
+            settings = try WorkerSettings(environment: environment)
+        } catch {
+            // Before logging exists: a bad value stops the start, naming its variable.
+            fputs("stockroom-worker: bad settings: \(error)\n", stderr)
+            throw ExitCode(1)
+        }
         let startLevel = settings.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -56,7 +63,7 @@ struct StockroomWorker: ParsableCommand {
         MariaDBConnection.initializeThread()
         var database = MariaDBSession(configuration: settings.database, logger: logger)
         var processor = OrderProcessor(database: database, settings: settings.processor, logger: logger)
-        logger.info("started", metadata: ["poll.interval": "\(settings.pollInterval)"])
+        logger.info("started", metadata: ["poll.interval": "\(settings.pollIntervalSeconds)"])
         let systemd = SystemdNotifier(environment: inherited)
         systemd.notify("READY=1")
         var lastPing = Date()
@@ -72,7 +79,7 @@ struct StockroomWorker: ParsableCommand {
             if let signal = requests.takeReload() {
                 systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(Self.monotonicMicroseconds())")
                 do {
-                    let next = WorkerSettings(environment: try EnvironmentFile.environment(over: inherited))
+                    let next = try WorkerSettings(environment: try EnvironmentFile.environment(over: inherited))
                     logger = baseLogger
                     logger.logLevel = next.logLevel
                     database.close()
@@ -81,8 +88,8 @@ struct StockroomWorker: ParsableCommand {
                     settings = next
                     databaseWasDown = false
                     logger.notice("reloaded", metadata: [
-                        "signal": "\(signal)", "poll.interval": "\(settings.pollInterval)",
-                        "batch": "\(settings.processor.batchSize)", "process.delay": "\(settings.processor.processingDelay)",
+                        "signal": "\(signal)", "poll.interval": "\(settings.pollIntervalSeconds)",
+                        "batch": "\(settings.batchSize)", "process.delay": "\(settings.processingDelaySeconds)",
                     ])
                 } catch {
                     logger.error("reload failed; carrying on with the running settings", metadata: [
@@ -101,7 +108,7 @@ struct StockroomWorker: ParsableCommand {
                     logger.notice("database reachable again")
                     databaseWasDown = false
                 }
-                if processed == 0 { requests.wait(seconds: settings.pollInterval) }
+                if processed == 0 { requests.wait(seconds: settings.pollIntervalSeconds) }
             } catch let error as MariaDBError {
                 if !databaseWasDown {
                     logger.warning("database error; retrying", metadata: ["db.error": "\(error.code.rawValue)"])
@@ -122,20 +129,9 @@ struct StockroomWorker: ParsableCommand {
     }
 }
 
-/// What the worker reads from its environment; all of it can change on a reload.
-struct WorkerSettings {
-    var logLevel: Logger.Level
-    var pollInterval: Double
-    var database: MariaDBConfiguration
-    var processor: OrderProcessor.Settings
-
-    init(environment: [String: String]) {
-        logLevel = Logger.Level(rawValue: environment["LOG_LEVEL"]?.lowercased() ?? "info") ?? .info
-        pollInterval = environment["STOCKROOM_WORKER_POLL_INTERVAL"].flatMap(Double.init).map { max(0.01, $0) } ?? 0.2
-        database = MariaDBConfiguration.fromEnvironment(environment)
-        // The claim's FOR UPDATE would otherwise gap-lock the orders_status index and hold up new orders.
-        database.readCommitted = true
-        processor = .fromEnvironment(environment)
+extension WorkerSettings {
+    var processor: OrderProcessor.Settings {
+        OrderProcessor.Settings(processingDelay: processingDelaySeconds, batchSize: batchSize)
     }
 }
 

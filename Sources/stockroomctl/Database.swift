@@ -1,14 +1,24 @@
 import Foundation
 import Logging
 import MariaDB
+import StockroomRuntime
 
-/// Opens the database from the environment for a one-shot command.
+/// The operator commands' settings and database, from the environment.
 enum OperatorDatabase {
+    /// Read once; a bad value stops the command with a message naming the variable.
+    static let settings: OperatorSettings = {
+        do {
+            return try OperatorSettings(environment: ProcessInfo.processInfo.environment)
+        } catch {
+            printError("bad settings: \(error)")
+            exit(1)
+        }
+    }()
+
     static func connect() throws -> MariaDBConnection {
         MariaDBConnection.initializeLibrary()
-        let configuration = MariaDBConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
         do {
-            return try MariaDBConnection(configuration: configuration)
+            return try MariaDBConnection(configuration: settings.database)
         } catch let error as MariaDBError {
             FileHandle.standardError.write(Data("stockroomctl: cannot connect to MariaDB: \(error) \(error.serverMessage)\n".utf8))
             throw ExitCodeError.failure

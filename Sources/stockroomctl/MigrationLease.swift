@@ -79,7 +79,7 @@ final class MigrationLease {
     /// Every `leaseSeconds / 4`, on its own connection, until `release`.
     private func startRenewing() {
         renewing = true
-        let configuration = MariaDBConfiguration.fromEnvironment(ProcessInfo.processInfo.environment)
+        let configuration = OperatorDatabase.settings.database
         let holder = self.holder
         let leaseSeconds = self.leaseSeconds
         let thread = Thread { [stopRenewing, renewerDone] in

@@ -4,8 +4,8 @@ import ArgumentParser
 struct StockroomCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stockroomctl",
-        abstract: "Stockroom operator commands. The database comes from STOCKROOM_DB_* variables.",
-        subcommands: [MigrateCommand.self, CreateAdminCommand.self, CheckCommand.self])
+        abstract: "Stockroom operator commands. Settings come from STOCKROOM_* variables (docs/configuration.md).",
+        subcommands: [MigrateCommand.self, CreateAdminCommand.self, CheckCommand.self, SettingsCommand.self])
 }
 
 StockroomCtl.main()

@@ -17,13 +17,6 @@ public final class OrderProcessor {
             self.batchSize = batchSize
             self.idempotencyKeyLifetimeSeconds = idempotencyKeyLifetimeSeconds
         }
-
-        public static func fromEnvironment(_ environment: [String: String]) -> Settings {
-            var settings = Settings()
-            if let delay = environment["STOCKROOM_PROCESS_DELAY"].flatMap(Double.init), delay >= 0 { settings.processingDelay = delay }
-            if let batch = environment["STOCKROOM_WORKER_BATCH"].flatMap(Int.init), batch > 0 { settings.batchSize = batch }
-            return settings
-        }
     }
 
     private let database: MariaDBSession

@@ -1,0 +1,100 @@
+import Logging
+
+/// Why a program would not start (or a reload was refused): every bad value at once, each naming
+/// its variable.
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public var problems: [String]
+    public var description: String { problems.joined(separator: "; ") }
+}
+
+/// Reads settings from one environment dictionary with the same rules for every value: unset or
+/// empty means the default, anything else must parse and lie in its range, or it is a problem.
+/// Problems are collected so that one start names every bad variable; `finish()` throws them.
+public struct SettingsReader {
+    private let environment: [String: String]
+    private var problems: [String] = []
+
+    public init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    private func given(_ setting: Setting) -> String? {
+        guard let text = environment[setting.name], !text.isEmpty else { return nil }
+        return text
+    }
+
+    private mutating func refuse(_ setting: Setting, _ text: String, _ expected: String) {
+        let shown = setting.isSecret ? "" : ", got \"\(text.prefix(64))\""
+        problems.append("\(setting.name) must be \(expected)\(shown)")
+    }
+
+    public mutating func text(_ setting: Setting) -> String {
+        given(setting) ?? setting.defaultText
+    }
+
+    /// nil when unset or empty (the setting has no default).
+    public mutating func optionalText(_ setting: Setting) -> String? {
+        given(setting)
+    }
+
+    public mutating func integer(_ setting: Setting, in range: ClosedRange<Int>) -> Int {
+        let fallback = Int(setting.defaultText)!
+        guard let text = given(setting) else { return fallback }
+        guard let value = Int(text), range.contains(value) else {
+            refuse(setting, text, "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return fallback
+        }
+        return value
+    }
+
+    public mutating func seconds(_ setting: Setting, in range: ClosedRange<Double>) -> Double {
+        let fallback = Double(setting.defaultText)!
+        guard let text = given(setting) else { return fallback }
+        // Plain decimals only: Double() would also take "inf", "nan" and hex.
+        guard text.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let value = Double(text),
+              range.contains(value) else {
+            refuse(setting, text, "seconds from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound))")
+            return fallback
+        }
+        return value
+    }
+
+    public mutating func flag(_ setting: Setting) -> Bool {
+        let fallback = setting.defaultText == "1"
+        guard let text = given(setting) else { return fallback }
+        switch text {
+        case "1": return true
+        case "0": return false
+        default:
+            refuse(setting, text, "0 or 1")
+            return fallback
+        }
+    }
+
+    public mutating func logLevel(_ setting: Setting) -> Logger.Level {
+        let fallback = Logger.Level(rawValue: setting.defaultText)!
+        guard let text = given(setting) else { return fallback }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            refuse(setting, text, "one of trace, debug, info, notice, warning, error, critical")
+            return fallback
+        }
+        return level
+    }
+
+    /// A value given another way (a command-line flag), checked by the same rule.
+    public mutating func check(_ value: Int, flag: String, in range: ClosedRange<Int>) -> Int {
+        guard range.contains(value) else {
+            problems.append("\(flag) must be a whole number from \(range.lowerBound) to \(range.upperBound), got \(value)")
+            return value
+        }
+        return value
+    }
+
+    public func finish() throws {
+        if !problems.isEmpty { throw SettingsError(problems: problems) }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}

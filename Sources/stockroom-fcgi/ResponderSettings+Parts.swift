@@ -1,0 +1,17 @@
+import FastCGI
+import Stockroom
+import StockroomRuntime
+
+/// What the responder's parts take from its settings.
+extension ResponderSettings {
+    var pool: ResponderPool.Configuration {
+        .init(threadCount: threadCount, parameterNames: StockroomApplication.requestParameterNames,
+              idleTimeout: Double(connectionIdleTimeoutSeconds))
+    }
+
+    var application: StockroomConfiguration {
+        var configuration = StockroomConfiguration(database: database, sessionLifetimeSeconds: sessionLifetimeSeconds)
+        configuration.testHooksEnabled = testHooksEnabled
+        return configuration
+    }
+}
