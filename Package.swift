@@ -5,7 +5,7 @@ import PackageDescription
 // and PasswordHashing (libargon2). Nothing else imports a C module.
 let package = Package(
     name: "stockroom",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "stockroom-fcgi", targets: ["stockroom-fcgi"]),
         .executable(name: "stockroomctl", targets: ["stockroomctl"]),
@@ -36,37 +36,45 @@ let package = Package(
             "MariaDB",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Stockroom", dependencies: [
+        // The domain and its persistence: products, accounts, orders, the stock ledger, the stores
+        // and their typed statements. No HTTP.
+        .target(name: "StockroomCore", dependencies: [
             "MariaDB", "PasswordHashing",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Router, request context, one handler file per resource, JSON, errors to HTTP, metrics.
+        // Calls the Core stores; holds no SQL.
+        .target(name: "StockroomHTTP", dependencies: [
+            "StockroomCore", "MariaDB",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
-            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "stockroom-fcgi", dependencies: [
-            "Stockroom", "StockroomRuntime", "FastCGI", "MariaDB",
+            "StockroomHTTP", "StockroomCore", "StockroomRuntime", "FastCGI", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "stockroom-worker", dependencies: [
-            "Stockroom", "StockroomRuntime", "MariaDB",
+            "StockroomCore", "StockroomRuntime", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "stockroomctl", dependencies: [
-            "Stockroom", "StockroomRuntime", "MariaDB",
+            "StockroomCore", "PasswordHashing", "StockroomRuntime", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "StockroomRuntimeTests", dependencies: ["StockroomRuntime"]),
-        .testTarget(name: "StockroomTests", dependencies: ["Stockroom", "FastCGI", "MariaDB", "PasswordHashing"]),
+        .testTarget(name: "StockroomTests", dependencies: ["StockroomCore", "StockroomHTTP", "FastCGI", "MariaDB", "PasswordHashing"]),
         // Against a private MariaDB named by STOCKROOM_TEST_DB_SOCKET (scripts/wrapper-test.sh).
         .testTarget(name: "MariaDBTests", dependencies: [
             "MariaDB",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -4,7 +4,7 @@ import Glibc
 /// The listening unix socket. Created here rather than with `FCGX_OpenSocket`, which calls
 /// `exit()` when bind fails; the file is born with mode 0660 (umask around bind), so no client
 /// outside the owner and group can ever connect, and it is never a TCP port.
-public final class FastCGIListener {
+public final class FastCGIListener: Sendable {
     public let path: String
     public let fileDescriptor: Int32
 

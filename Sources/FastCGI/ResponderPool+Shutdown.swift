@@ -18,28 +18,21 @@ extension ResponderPool {
         while listener.hasPendingConnections && Date() < backlogDeadline {
             usleep(5_000)
         }
-        lock.lock()
-        state.stop()
-        lock.unlock()
+        shared.withLock { $0.state.stop() }
         listener.stopAccepting()
         let graceEnd = Date().addingTimeInterval(min(Self.keepAliveGrace, timeout / 2))
         while Date() < deadline {
-            lock.lock()
-            let remaining = state.runningCount
-            // After the grace period, threads still waiting on an idle kept-alive connection only
-            // notice the stop through a signal.
-            if Date() >= graceEnd {
-                for index in state.idleThreads {
-                    if let thread = threadIDs[index] { pthread_kill(thread, Self.interruptSignal) }
-                }
+            let afterGrace = Date() >= graceEnd
+            let remaining = shared.withLock { shared in
+                // After the grace period, threads still waiting on an idle kept-alive connection
+                // only notice the stop through a signal.
+                if afterGrace { shared.send(Self.interruptSignal, to: shared.state.idleThreads) }
+                return shared.state.runningCount
             }
-            lock.unlock()
             if remaining == 0 { return true }
             _ = finished.wait(timeout: .now() + .milliseconds(50))
         }
-        lock.lock()
-        defer { lock.unlock() }
-        return state.runningCount == 0
+        return shared.withLock { $0.state.runningCount == 0 }
     }
 
     /// Interrupts threads stuck on a silent peer (`ResponderPoolState.silentPeers`), and wakes
@@ -52,18 +45,15 @@ extension ResponderPool {
             let now = Self.now()
             let overslept = now - last > tick * 4
             last = now
-            lock.lock()
-            if state.stopping && state.runningCount == 0 {
-                lock.unlock()
-                return
+            let done = shared.withLock { shared in
+                if shared.state.stopping && shared.state.runningCount == 0 { return true }
+                let stuck = shared.state.silentPeers(now: now, timeout: shared.current.configuration.idleTimeout,
+                                                     overslept: overslept, hasPendingInput: Self.hasPendingInput)
+                shared.send(Self.interruptSignal, to: stuck)
+                shared.wakeAcceptingThreads()
+                return false
             }
-            let stuck = state.silentPeers(now: now, timeout: current.configuration.idleTimeout, overslept: overslept,
-                                          hasPendingInput: Self.hasPendingInput)
-            for index in stuck {
-                if let thread = threadIDs[index] { pthread_kill(thread, Self.interruptSignal) }
-            }
-            wakeAcceptingThreads()
-            lock.unlock()
+            if done { return }
         }
     }
 

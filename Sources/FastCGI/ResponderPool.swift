@@ -1,6 +1,7 @@
 import CFastCGI
 import Foundation
 import Logging
+import Synchronization
 
 /// Answers requests on one thread; the pool makes one per thread, on that thread, so whatever it
 /// owns (a database connection) is only ever used there.
@@ -13,7 +14,7 @@ public protocol FastCGIResponder: AnyObject {
 /// A fixed pool of threads that each call `FCGX_Accept_r` on their own request: no global accept
 /// mutex, so a thread pinned to an idle kept-alive nginx connection never holds up the others.
 /// `reload` replaces the responders (and the thread count) without closing a connection.
-public final class ResponderPool {
+public final class ResponderPool: Sendable {
     public struct Configuration: Sendable {
         public var threadCount: Int
         public var maxBodyBytes: Int
@@ -35,14 +36,14 @@ public final class ResponderPool {
     }
 
     /// What a reload replaces: the settings, the logger and the responders made from them.
-    final class Generation {
+    final class Generation: Sendable {
         let configuration: Configuration
         let logger: Logger
-        let makeResponder: (Int) -> FastCGIResponder
+        let makeResponder: @Sendable (Int) -> FastCGIResponder
         /// `parameterNames` as bytes, grouped by length, for matching names without making Strings.
         let wantedNames: [Int: [[UInt8]]]?
 
-        init(configuration: Configuration, logger: Logger, makeResponder: @escaping (Int) -> FastCGIResponder) {
+        init(configuration: Configuration, logger: Logger, makeResponder: @escaping @Sendable (Int) -> FastCGIResponder) {
             assert(configuration.parameterNames.map { $0.contains("CONTENT_LENGTH") } ?? true, "the pool needs CONTENT_LENGTH")
             self.configuration = configuration
             self.logger = logger
@@ -58,27 +59,52 @@ public final class ResponderPool {
     /// Wakes a thread from accept() to pick up a reload; blocked everywhere else.
     static let wakeupSignal = stockroom_wakeup_signal()
 
+    /// What the threads share, behind one lock: the bookkeeping (a pure value), the threads' ids and
+    /// the generation they serve.
+    struct Shared {
+        var state = ResponderPoolState()
+        /// Set by each thread when it starts, cleared when it ends: a pthread_t is never signalled
+        /// after its thread is gone (a new thread may be given the same id).
+        var threadIDs: [pthread_t?] = []
+        var current: Generation
+
+        /// Makes the slots for `generation`'s thread count; returns the slots that need a thread.
+        mutating func install(_ generation: Generation) -> [Int] {
+            let slots = state.install(threadCount: generation.configuration.threadCount, now: ResponderPool.now())
+            if threadIDs.count < state.slots.count {
+                threadIDs += Array(repeating: nil, count: state.slots.count - threadIDs.count)
+            }
+            return slots
+        }
+
+        /// A thread between its unblock and accept() misses this; the idle monitor sends it again
+        /// every tick until the thread has moved.
+        func wakeAcceptingThreads() {
+            send(ResponderPool.wakeupSignal, to: state.wakeTargets)
+        }
+
+        func send(_ signal: Int32, to slots: [Int]) {
+            for index in slots {
+                if let thread = threadIDs[index] { pthread_kill(thread, signal) }
+            }
+        }
+    }
+
     let listener: FastCGIListener
-    let lock = NSLock()
-    var state = ResponderPoolState()
-    /// Set by each thread when it starts, cleared when it ends: a pthread_t is never signalled after
-    /// its thread is gone (a new thread may be given the same id).
-    var threadIDs: [pthread_t?] = []
-    var current: Generation
+    let shared: Mutex<Shared>
     let finished = DispatchSemaphore(value: 0)
 
     public init(listener: FastCGIListener, configuration: Configuration, logger: Logger,
-                makeResponder: @escaping (Int) -> FastCGIResponder) {
+                makeResponder: @escaping @Sendable (Int) -> FastCGIResponder) {
         self.listener = listener
-        self.current = Generation(configuration: configuration, logger: logger, makeResponder: makeResponder)
+        self.shared = Mutex(Shared(current: Generation(configuration: configuration, logger: logger,
+                                                       makeResponder: makeResponder)))
     }
 
     public func start() {
         stockroom_install_empty_handler(Self.interruptSignal)
         stockroom_install_empty_handler(Self.wakeupSignal)
-        lock.lock()
-        let slots = install(current)
-        lock.unlock()
+        let slots = shared.withLock { $0.install($0.current) }
         startThreads(slots)
         let monitor = Thread { [self] in self.monitorIdleConnections() }
         monitor.name = "idle-monitor"
@@ -93,37 +119,18 @@ public final class ResponderPool {
     /// generation's number; 0 when the pool is stopping.
     @discardableResult
     public func reload(configuration: Configuration, logger: Logger,
-                       makeResponder: @escaping (Int) -> FastCGIResponder) -> Int {
+                       makeResponder: @escaping @Sendable (Int) -> FastCGIResponder) -> Int {
         let generation = Generation(configuration: configuration, logger: logger, makeResponder: makeResponder)
-        lock.lock()
-        guard !state.stopping else {
-            lock.unlock()
-            return 0
+        let installed: (number: Int, slots: [Int])? = shared.withLock { shared in
+            guard !shared.state.stopping else { return nil }
+            shared.current = generation
+            let slots = shared.install(generation)
+            shared.wakeAcceptingThreads()
+            return (shared.state.generation, slots)
         }
-        current = generation
-        let slots = install(generation)
-        wakeAcceptingThreads()
-        let number = state.generation
-        lock.unlock()
-        startThreads(slots)
-        return number
-    }
-
-    /// Under the lock.
-    private func install(_ generation: Generation) -> [Int] {
-        let slots = state.install(threadCount: generation.configuration.threadCount, now: Self.now())
-        if threadIDs.count < state.slots.count {
-            threadIDs += Array(repeating: nil, count: state.slots.count - threadIDs.count)
-        }
-        return slots
-    }
-
-    /// Under the lock. A thread between its unblock and accept() misses this; the idle monitor
-    /// sends it again every tick until the thread has moved.
-    func wakeAcceptingThreads() {
-        for index in state.wakeTargets {
-            if let thread = threadIDs[index] { pthread_kill(thread, Self.wakeupSignal) }
-        }
+        guard let installed else { return 0 }
+        startThreads(installed.slots)
+        return installed.number
     }
 
     private func startThreads(_ slots: [Int]) {
@@ -144,35 +151,29 @@ public final class ResponderPool {
     /// Requests completed so far and threads waiting for work: a pool that shows neither
     /// progress nor an idle thread for a whole watchdog period is wedged.
     public var progress: (completed: UInt64, idleThreads: Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (state.completedRequests, state.idleCount)
+        shared.withLock { ($0.state.completedRequests, $0.state.idleCount) }
     }
 
     /// The current generation's number (1 before any reload).
     public var generation: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return state.generation
+        shared.withLock { $0.state.generation }
     }
 
     private func enter(_ phase: ResponderPoolState.Phase, _ index: Int) {
         let now = Self.now()
-        lock.lock()
-        state.enter(phase, index, now: now)
-        lock.unlock()
+        shared.withLock { $0.state.enter(phase, index, now: now) }
     }
 
     /// The top of a thread's loop: idle on `connection` (-1: about to accept), and what to do next.
     private func boundary(_ index: Int, connection: Int32) -> (ResponderPoolState.Next, Generation) {
         let now = Self.now()
-        lock.lock()
-        state.enter(.idle, index, connection: connection, now: now)
-        let next = state.next(index)
-        let generation = current
-        let rollover = next == .carryOn ? nil : state.finishRollover(now: now)
-        if next == .exit { threadIDs[index] = nil }
-        lock.unlock()
+        let (next, generation, rollover) = shared.withLock { shared in
+            shared.state.enter(.idle, index, connection: connection, now: now)
+            let next = shared.state.next(index)
+            let rollover = next == .carryOn ? nil : shared.state.finishRollover(now: now)
+            if next == .exit { shared.threadIDs[index] = nil }
+            return (next, shared.current, rollover)
+        }
         if let rollover { logRollover(rollover, generation: generation) }
         return (next, generation)
     }
@@ -180,11 +181,11 @@ public final class ResponderPool {
     /// A request was read: the thread serves it, with the current generation if it changed meanwhile.
     private func startServing(_ index: Int) -> Generation? {
         let now = Self.now()
-        lock.lock()
-        state.enter(.reading, index, now: now)
-        let newer = state.switchBeforeServing(index) ? current : nil
-        let rollover = newer == nil ? nil : state.finishRollover(now: now)
-        lock.unlock()
+        let (newer, rollover) = shared.withLock { shared in
+            shared.state.enter(.reading, index, now: now)
+            let newer = shared.state.switchBeforeServing(index) ? shared.current : nil
+            return (newer, newer == nil ? nil : shared.state.finishRollover(now: now))
+        }
         if let rollover, let newer { logRollover(rollover, generation: newer) }
         return newer
     }
@@ -203,11 +204,11 @@ public final class ResponderPool {
 
     private func serve(slot index: Int) {
         stockroom_block_in_thread(Self.wakeupSignal)
-        lock.lock()
-        threadIDs[index] = pthread_self()
-        state.threadStarted(index)
-        var generation = current
-        lock.unlock()
+        var generation = shared.withLock { shared in
+            shared.threadIDs[index] = pthread_self()
+            shared.state.threadStarted(index)
+            return shared.current
+        }
         var responder = generation.makeResponder(index)
         let scratch = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 4096)
         defer { scratch.deallocate() }
@@ -278,11 +279,10 @@ public final class ResponderPool {
         request.deallocate()
         responder.finish()
         let now = Self.now()
-        lock.lock()
-        state.exited(index)
-        let rollover = state.finishRollover(now: now)
-        let latest = current
-        lock.unlock()
+        let (rollover, latest) = shared.withLock { shared in
+            shared.state.exited(index)
+            return (shared.state.finishRollover(now: now), shared.current)
+        }
         if let rollover { logRollover(rollover, generation: latest) }
         finished.signal()
     }

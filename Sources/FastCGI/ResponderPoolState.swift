@@ -1,6 +1,6 @@
 /// The pool's bookkeeping, apart from the threads and sockets it describes: what each thread (a
 /// "slot") is doing and since when, which generation of responders it holds, and what it does at
-/// its next request boundary. The pool mutates it under its lock; the tests drive it directly.
+/// its next request boundary. The pool mutates it under its Mutex; the tests drive it directly.
 ///
 /// A reload installs a new generation. Threads move to it one by one, each at a request boundary
 /// (never in the middle of a request), keeping the connection they serve: a kept-alive nginx

@@ -39,7 +39,7 @@ public enum EnvironmentFile {
         do {
             return (inherited, try environment(over: inherited))
         } catch {
-            fputs("\(program): cannot read the settings: \(error)\n", stderr)
+            StandardError.write("\(program): cannot read the settings: \(error)")
             exit(1)
         }
     }

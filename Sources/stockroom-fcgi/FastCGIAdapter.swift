@@ -1,5 +1,6 @@
 import FastCGI
-import Stockroom
+import StockroomHTTP
+import StockroomCore
 
 /// Connects a responder thread of the FastCGI pool to the application's request handler.
 final class FastCGIAdapter: FastCGIResponder {

@@ -1,5 +1,6 @@
 import FastCGI
-import Stockroom
+import StockroomHTTP
+import StockroomCore
 import StockroomRuntime
 
 /// What the responder's parts take from its settings.

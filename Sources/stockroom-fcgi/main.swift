@@ -3,7 +3,8 @@ import FastCGI
 import Foundation
 import Logging
 import MariaDB
-import Stockroom
+import StockroomHTTP
+import StockroomCore
 import StockroomRuntime
 
 /// The FastCGI responder pool: one unix socket, a fixed set of threads, one MariaDB connection each.
@@ -13,7 +14,7 @@ struct StockroomFCGI: ParsableCommand {
         abstract: "Stockroom's FastCGI responder pool (behind nginx).",
         discussion: """
             Configuration comes from STOCKROOM_* environment variables and, when STOCKROOM_ENV_FILE names \
-            one, from that file (its values win); see the README. SIGHUP or SIGUSR2 re-reads them and \
+            one, from that file (its values win); docs/configuration.md lists them. SIGHUP or SIGUSR2 re-reads them and \
             moves every thread to the new settings without dropping a request; SIGTERM, SIGINT or \
             SIGQUIT stops gracefully.
             """)
@@ -34,7 +35,7 @@ struct StockroomFCGI: ParsableCommand {
             settings = try ResponderSettings(environment: environment, socketFlag: socket, threadsFlag: threads)
         } catch {
             // Before logging exists: a bad value stops the start, naming its variable.
-            fputs("stockroom-fcgi: bad settings: \(error)\n", stderr)
+            StandardError.write("stockroom-fcgi: bad settings: \(error)")
             throw ExitCode(1)
         }
         LoggingSystem.bootstrap { label in
@@ -47,8 +48,7 @@ struct StockroomFCGI: ParsableCommand {
 
         MariaDBConnection.initializeLibrary()
         let metrics = StockroomMetrics.bootstrap()
-        let application = try StockroomApplication(
-            configuration: settings.application, metrics: metrics, logger: logger)
+        let application = try StockroomApplication(configuration: settings.application, metrics: metrics, logger: logger)
         let listener: FastCGIListener
         do {
             listener = try FastCGIListener(path: settings.socketPath, group: settings.socketGroup)
@@ -56,31 +56,15 @@ struct StockroomFCGI: ParsableCommand {
             logger.critical("cannot listen", metadata: ["socket": "\(settings.socketPath)", "error": "\(error)"])
             throw ExitCode(1)
         }
-        let pool = ResponderPool(listener: listener, configuration: settings.pool, logger: logger,
-                                 makeResponder: ResponderProcess.maker(for: application))
-        pool.start()
-        logger.info("listening", metadata: ["socket": "\(settings.socketPath)", "threads": "\(settings.threadCount)"])
         let systemd = SystemdNotifier(environment: inherited)
-        systemd.notify("READY=1\nSTATUS=\(ResponderProcess.status(settings, pool: pool))")
+        let responders = ResponderService(
+            settings: settings, listener: listener, application: application, baseLogger: logger, metrics: metrics,
+            systemd: systemd, inherited: inherited, socketFlag: socket, threadsFlag: threads)
+        var services: [any DaemonService] = [responders]
         if let interval = systemd.watchdogPingInterval {
-            Watchdog.start(interval: interval, pool: pool, notifier: systemd, logger: logger)
+            services.append(WatchdogService(interval: interval, pool: responders.pool, notifier: systemd, logger: logger))
         }
-
-        var responders = ResponderProcess(settings: settings, baseLogger: logger, metrics: metrics, pool: pool,
-                                    systemd: systemd, inherited: inherited, socketFlag: socket, threadsFlag: threads)
-        var received = ProcessSignals.wait()
-        while ProcessSignals.request(for: received) != .stop {
-            responders.handle(received)
-            received = ProcessSignals.wait()
-        }
-        responders.logger.info("stopping: finishing in-flight requests", metadata: ["signal": "\(ProcessSignals.name(of: received))"])
-        systemd.notify("STOPPING=1")
-        let clean = pool.shutdown(timeout: responders.settings.shutdownTimeoutSeconds)
-        if clean {
-            responders.logger.info("stopped")
-        } else {
-            responders.logger.warning("stopped with requests still running after the shutdown timeout")
-        }
+        try ServiceRunner(services: services, systemd: systemd, logger: logger, readyStatus: { responders.status }).run()
     }
 }
 

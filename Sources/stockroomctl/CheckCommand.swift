@@ -1,5 +1,5 @@
 import ArgumentParser
-import Stockroom
+import StockroomCore
 
 /// Verifies stock against the stock ledger and the orders; exits 1 on any mismatch.
 struct CheckCommand: ParsableCommand {

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import MariaDB
 import PasswordHashing
-import Stockroom
+import StockroomCore
 
 /// Creates an admin account, or promotes an existing user to admin and sets the given password.
 /// The password is read from standard input (one line), so it never shows in `ps` or shell history.
@@ -28,24 +27,13 @@ struct CreateAdminCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let hash = try PasswordHasher().hash(password)
-        let connection = try OperatorDatabase.connect()
-        try connection.beginTransaction()
         do {
-            let existing = try connection.query("SELECT id FROM users WHERE username = ? FOR UPDATE", [.string(name)]).first
-            if let id = existing?.int(0) {
-                try connection.query("UPDATE users SET role = 'admin', password_hash = ? WHERE id = ?", [.string(hash), .int(id)])
-                try connection.commit()
-                print("promoted \(name) (id \(id)) to admin")
-            } else {
-                let now = Timestamp.now()
-                let id = try connection.query(
-                    "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, 'admin', ?)",
-                    [.string(name), .string(hash), .string(now.databaseText)]).lastInsertID
-                try connection.commit()
-                print("created admin \(name) (id \(id))")
-            }
+            let saved = try AccountStore(try OperatorDatabase.session(), policy: try AccountPolicy())
+                .saveAdmin(username: name, passwordHash: hash)
+            print(saved.created ? "created admin \(name) (id \(saved.id))" : "promoted \(name) (id \(saved.id)) to admin")
+        } catch let error as ExitCodeError {
+            throw error
         } catch {
-            connection.rollback()
             printError("\(error)")
             throw ExitCode(1)
         }

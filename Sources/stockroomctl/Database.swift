@@ -26,6 +26,15 @@ enum OperatorDatabase {
     }
 }
 
+extension OperatorDatabase {
+    /// A session for the Core stores (they run their own transactions), after a first connection
+    /// that reports a database it cannot reach as `connect()` does.
+    static func session() throws -> MariaDBSession {
+        _ = try connect()
+        return MariaDBSession(configuration: settings.database, logger: Logger(label: "stockroomctl"))
+    }
+}
+
 enum ExitCodeError: Error { case failure }
 
 func printError(_ message: String) {

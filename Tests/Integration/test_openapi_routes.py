@@ -5,7 +5,7 @@ Three sets of (METHOD, path) must be equal, with every path parameter written `{
 - the contract (../shared/contract.md from the repository root, or $STOCKROOM_CONTRACT):
   the rows of its endpoint tables (`| GET /api/v1/products | ...`) plus the endpoints it
   names as list items of their own (`- GET /metrics: ...`, in Operations);
-- the Swift router: every `router.add("METHOD", "/path"` in Sources/Stockroom/Resources/*.swift;
+- the Swift router: every `router.add("METHOD", "/path"` in Sources/StockroomHTTP/Handlers/*.swift;
 - the OpenAPI description: every operation under `paths:` in docs/openapi.yaml.
 
 This needs no running stack. The spec is read with PyYAML when it is installed and with a small
@@ -22,7 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 OPENAPI = REPO / "docs" / "openapi.yaml"
-RESOURCES = REPO / "Sources" / "Stockroom" / "Resources"
+RESOURCES = REPO / "Sources" / "StockroomHTTP" / "Handlers"
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _METHOD = "|".join(METHODS)
 
@@ -181,13 +181,13 @@ def test_openapi_matches_contract(openapi: set[Route], contract: set[Route]) -> 
 def test_router_matches_contract(router: set[Route], contract: set[Route]) -> None:
     assert not router & NOT_YET_BUILT, f"built now, drop from NOT_YET_BUILT: {sorted(router & NOT_YET_BUILT)}"
     assert router == contract - NOT_YET_BUILT, "the Swift router and the contract differ:\n" + describe(
-        "Sources/Stockroom/Resources", router, "contract.md", contract - NOT_YET_BUILT
+        "Sources/StockroomHTTP/Handlers", router, "contract.md", contract - NOT_YET_BUILT
     )
 
 
 def test_openapi_matches_router(openapi: set[Route], router: set[Route]) -> None:
     assert openapi == router, "docs/openapi.yaml and the Swift router differ:\n" + describe(
-        "docs/openapi.yaml", openapi, "Sources/Stockroom/Resources", router
+        "docs/openapi.yaml", openapi, "Sources/StockroomHTTP/Handlers", router
     )
 
 

@@ -139,9 +139,11 @@ struct MariaDBConnectionTests {
                 // row 2 below closes the cycle, and InnoDB rolls back the lighter side: ours.
                 try other.beginTransaction()
                 try other.query("UPDATE items SET label = 'b' WHERE id >= 2")
+                // Handed to the asker thread whole; this thread does not touch it again.
+                nonisolated(unsafe) let handedOver = other
                 let asker = Thread {
-                    _ = try? other.query("UPDATE items SET label = 'b' WHERE id = 1")
-                    other.rollback()
+                    _ = try? handedOver.query("UPDATE items SET label = 'b' WHERE id = 1")
+                    handedOver.rollback()
                 }
                 asker.start()
                 usleep(300_000)

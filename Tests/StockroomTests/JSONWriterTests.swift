@@ -1,5 +1,6 @@
 import Testing
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 @Suite struct JSONWriterTests {
     private func written(_ value: JSONValue) -> String { text(JSONWriter.encode(value)) }

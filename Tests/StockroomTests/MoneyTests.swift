@@ -1,5 +1,6 @@
 import Testing
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 @Suite struct MoneyTests {
     @Test(arguments: [

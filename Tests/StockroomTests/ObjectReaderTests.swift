@@ -1,5 +1,6 @@
 import Testing
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 @Suite struct ObjectReaderTests {
     private let fields: Set<String> = ["name", "price", "stock", "quantity", "note"]

@@ -1,5 +1,7 @@
+import MariaDB
 import Testing
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 @Suite struct OrderRequestTests {
     private func request(_ json: String) throws -> OrderRequest {
@@ -38,11 +40,11 @@ import Testing
     }
 
     @Test func paddingRepeatsTheLastValueUpToAPowerOfTwo() {
-        #expect(paddedForStatementShape([Int64]()) == [])
-        #expect(paddedForStatementShape([5]) == [5])
-        #expect(paddedForStatementShape([1, 2, 3]) == [1, 2, 3, 3])
-        #expect(paddedForStatementShape(Array(1...50)).count == 64)
+        #expect(StatementShape.padded([Int64]()) == [])
+        #expect(StatementShape.padded([5]) == [5])
+        #expect(StatementShape.padded([1, 2, 3]) == [1, 2, 3, 3])
+        #expect(StatementShape.padded(Array(1...50)).count == 64)
         // Orders of 1 to 50 lines make 7 statement shapes, not 50.
-        #expect(Set((1...50).map { paddedForStatementShape(Array(repeating: 0, count: $0)).count }).count == 7)
+        #expect(Set((1...50).map { StatementShape.padded(Array(repeating: 0, count: $0)).count }).count == 7)
     }
 }

@@ -1,5 +1,6 @@
 import Testing
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 @Suite struct SessionTokenTests {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

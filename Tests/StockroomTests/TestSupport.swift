@@ -1,4 +1,5 @@
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 // Small helpers shared by the test files: JSON from string literals, and the parts of an
 // HTTPError / Response that tests compare.

@@ -1,5 +1,6 @@
 import Testing
-@testable import Stockroom
+@testable import StockroomCore
+@testable import StockroomHTTP
 
 @Suite struct TimestampTests {
     /// An independent UTC calendar (Howard Hinnant's civil_from_days) to check gmtime against.

@@ -1,9 +1,0 @@
-/// GET /metrics in Prometheus text format (nginx lets only loopback reach it).
-enum MetricsResource {
-    static func register(in router: inout Router) {
-        router.add("GET", "/metrics") { context, _ in
-            Response(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                     body: context.application.metrics.exposition())
-        }
-    }
-}

@@ -1,0 +1,24 @@
+/// An order. Lines carry the name and unit price as sold.
+public struct Order: Sendable, Equatable {
+    public enum Status: String, Sendable { case pending, processed, cancelled }
+
+    public struct Line: Sendable, Equatable {
+        public let productID: Int64
+        public let name: String
+        public let quantity: Int64
+        public let unitPrice: Money
+        public let lineTotal: Money
+    }
+
+    public let id: Int64
+    public let userID: Int64
+    public var status: Status
+    public var lines: [Line]
+    public let createdAt: Timestamp
+    public var updatedAt: Timestamp
+
+    public var total: Money { Money(cents: lines.reduce(0) { $0 + $1.lineTotal.cents }) }
+
+    /// The largest amount a DECIMAL(12,2) column holds.
+    public static let maximumAmount = Money(cents: 999_999_999_999)
+}

@@ -1,0 +1,22 @@
+/// What the store refuses on purpose: the domain's answers, with no HTTP in them. StockroomHTTP's
+/// ErrorMapping turns each into the contract's status and error body.
+public enum StoreError: Error, Equatable, Sendable {
+    /// A product endpoint's product does not exist (or is deleted).
+    case productNotFound
+    /// An order names a product that does not exist (or is deleted).
+    case orderedProductNotFound(id: Int64)
+    case insufficientStock(productID: Int64, available: Int64)
+    /// A restock would take stock above `Product.maximumStock`.
+    case restockAboveMaximum(quantity: Int64)
+    /// A line total or the order total would not fit the money columns.
+    case amountTooLarge(lineTotal: Bool)
+    case orderNotFound
+    case orderAlreadyCancelled
+    /// Giving the stock back would take a product above `Product.maximumStock`.
+    case cancelAboveMaximumStock
+    case usernameTaken
+    /// The session behind a bearer token is unknown, expired or revoked.
+    case sessionInvalid
+    /// An Idempotency-Key came again with another request.
+    case idempotencyKeyReused
+}

@@ -1,0 +1,62 @@
+import CoreMetrics
+import MariaDB
+import Prometheus
+import StockroomCore
+
+/// The service's metrics, recorded through swift-metrics and exposed by swift-prometheus.
+public final class StockroomMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let connectionsInUse: Meter
+    private let connectionsOpen: Meter
+    private let transactionRetries: CoreMetrics.Counter
+    private let ordersPlaced: CoreMetrics.Counter
+    private let stockConflicts: CoreMetrics.Counter
+    private let lockHold: CoreMetrics.Timer
+    private let lockWait: CoreMetrics.Timer
+
+    /// Bootstraps the global metrics system once per process with a Prometheus registry.
+    public static func bootstrap() -> StockroomMetrics {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return StockroomMetrics(registry: registry)
+    }
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        connectionsInUse = Meter(label: "stockroom_db_connections_in_use")
+        connectionsOpen = Meter(label: "stockroom_db_connections_open")
+        transactionRetries = CoreMetrics.Counter(label: "stockroom_db_transaction_retries_total")
+        ordersPlaced = CoreMetrics.Counter(label: "stockroom_orders_placed_total")
+        stockConflicts = CoreMetrics.Counter(label: "stockroom_stock_conflicts_total")
+        lockHold = CoreMetrics.Timer(label: "stockroom_order_lock_hold_seconds")
+        lockWait = CoreMetrics.Timer(label: "stockroom_order_lock_wait_seconds")
+    }
+
+    func databaseError(_ error: MariaDBError) {
+        CoreMetrics.Counter(label: "stockroom_db_errors_total", dimensions: [("code", String(error.code.rawValue))]).increment()
+    }
+
+    public func transactionRetried() { transactionRetries.increment() }
+    func orderPlaced(lockWaitNanoseconds: Int64, lockHeldNanoseconds: Int64) {
+        ordersPlaced.increment()
+        lockWait.recordNanoseconds(lockWaitNanoseconds)
+        lockHold.recordNanoseconds(lockHeldNanoseconds)
+    }
+    func stockConflict() { stockConflicts.increment() }
+    func connectionCheckedOut() { connectionsInUse.increment() }
+    func connectionReturned() { connectionsInUse.decrement() }
+    public func connectionOpened() { connectionsOpen.increment() }
+    public func connectionClosed() { connectionsOpen.decrement() }
+
+    func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
