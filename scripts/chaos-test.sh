@@ -72,8 +72,11 @@ test_stack_traps cleanup
 test_stack_up "starting a stack on 127.0.0.1:$PORT in $STACK_DIR (responders: 2, workers: 1, test hooks on, lock wait timeout 1 s)"
 
 rc=0
+# The test kit's plugins (Tests/kit/stockroom_kit): the shared fixtures, and the fault suite's
+# fixtures and guards around every case.
 STOCKROOM_LOCK_WAIT_TIMEOUT="$STOCKROOM_LOCK_WAIT_TIMEOUT" \
-    test_stack_run timeout -k 15 "$CHAOS_TIMEOUT" python3 -m pytest -q -s -p no:cacheprovider Tests/Faults "$@" || rc=$?
+    test_stack_run timeout -k 15 "$CHAOS_TIMEOUT" python3 -m pytest -q -s -p no:cacheprovider \
+        -p stockroom_kit.plugin -p stockroom_kit.chaos_plugin Tests/Faults "$@" || rc=$?
 
 if (( rc == 124 || rc == 137 )); then
     log "pytest did not finish within CHAOS_TIMEOUT=$CHAOS_TIMEOUT s"

@@ -38,7 +38,8 @@ test_stack_traps cleanup
 test_stack_up
 
 rc=0
-test_stack_run python3 -m pytest -q -p no:cacheprovider Tests/Integration "$@" || rc=$?
+# The fixtures and helpers are the test kit's (Tests/kit/stockroom_kit); its plugin brings the fixtures.
+test_stack_run python3 -m pytest -q -p no:cacheprovider -p stockroom_kit.plugin Tests/Integration "$@" || rc=$?
 
 if (( rc != 0 )); then
     log "pytest failed (exit $rc); logs of the stack:"

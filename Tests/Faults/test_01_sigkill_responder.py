@@ -10,20 +10,16 @@ import os
 import signal
 import time
 
-from conftest import (
+from stockroom_kit.chaos import (
     LOAD_STOCKS,
     OrderLoad,
     allow,
     assert_answers,
     executed_despite,
     fcgi_health,
-    max_order_id,
-    pid_alive,
-    responder_pid,
     verify_books,
-    wait_for,
-    wait_new_responder,
 )
+from stockroom_kit.stack import max_order_id, pid_alive, responder_pid, wait_for, wait_new_responder
 
 
 def test_sigkill_responder_mid_load(admin_api, customer_tokens, make_products, case_report):

@@ -11,22 +11,22 @@ import os
 import signal
 import time
 
-from conftest import (
+from stockroom_kit.chaos import (
     LOAD_STOCKS,
-    Api,
     DelayedOrder,
     OrderLoad,
     allow,
     assert_answers,
     executed_despite,
-    assert_status,
+    verify_books,
+)
+from stockroom_kit.client import Api, assert_status, list_all_orders
+from stockroom_kit.stack import (
     db_exec,
-    list_all_orders,
     max_order_id,
     responder_pid,
     row_locked,
     stockroom_connections,
-    verify_books,
     wait_for,
     wait_new_responder,
 )

@@ -28,21 +28,23 @@ import random
 import threading
 import time
 
-from conftest import (
+from stockroom_kit.chaos import (
     LOAD_STOCKS,
     LOAD_THREADS,
     LOCK_WAIT_TIMEOUT,
-    NGINX_READ_TIMEOUT,
     DelayedOrder,
     OrderLoad,
     allow,
     assert_answers,
+    verify_books,
+)
+from stockroom_kit.stack import (
+    NGINX_READ_TIMEOUT,
     max_order_id,
     responder_pid,
     sigcont,
     sigstop,
     upstreams_by_request_id,
-    verify_books,
 )
 
 STOP_SECONDS = 8

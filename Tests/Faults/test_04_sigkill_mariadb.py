@@ -13,14 +13,17 @@ import subprocess
 import threading
 import time
 
-from conftest import (
+from stockroom_kit.chaos import (
     LOAD_STOCKS,
-    Api,
     OrderLoad,
     allow,
     assert_answers,
     executed_despite,
     fcgi_health,
+    verify_books,
+)
+from stockroom_kit.client import Api
+from stockroom_kit.stack import (
     mariadb_pid,
     max_order_id,
     pid_alive,
@@ -29,7 +32,6 @@ from conftest import (
     run_stack,
     stack_dir,
     stack_env,
-    verify_books,
     wait_for,
 )
 

@@ -12,16 +12,8 @@ starts a transaction, and retries a read once): 200/201 (or 409 sold out), no 50
 
 import time
 
-from conftest import (
-    LOAD_STOCKS,
-    NORMAL,
-    OrderLoad,
-    assert_answers,
-    db_root,
-    max_order_id,
-    stockroom_connections,
-    verify_books,
-)
+from stockroom_kit.chaos import LOAD_STOCKS, NORMAL, OrderLoad, assert_answers, verify_books
+from stockroom_kit.stack import db_root, max_order_id, stockroom_connections
 
 
 def kill_all_stockroom_connections() -> set[int]:

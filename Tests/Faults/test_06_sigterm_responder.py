@@ -20,20 +20,22 @@ import re
 import signal
 import time
 
-from conftest import (
+from stockroom_kit.chaos import (
     LOAD_STOCKS,
     DelayedOrder,
     OrderLoad,
     allow,
     assert_answers,
-    fcgi_health,
     executed_despite,
+    fcgi_health,
+    verify_books,
+)
+from stockroom_kit.stack import (
     log_size,
     max_order_id,
     read_log_from,
     responder_pid,
     stack_dir,
-    verify_books,
     wait_for,
     wait_new_responder,
 )

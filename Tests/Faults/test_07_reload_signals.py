@@ -29,34 +29,40 @@ from pathlib import Path
 
 import requests
 
-from conftest import (
-    CONNECT_TIMEOUT,
+from stockroom_kit.chaos import (
     LOAD_STOCKS,
     NORMAL,
-    REQUEST_TIMEOUT,
-    Api,
     OrderLoad,
     allow,
     assert_answers,
-    assert_status,
-    base_url,
     executed_despite,
     fcgi_health,
-    fcgi_request,
-    it,
+    verify_books,
+)
+from stockroom_kit.client import (
+    PASSWORD,
+    Api,
+    assert_status,
+    parse_ts,
+    register,
+    unique_name,
+    wait_order_status,
+)
+from stockroom_kit.fastcgi import fcgi_call
+from stockroom_kit.stack import (
+    CONNECT_TIMEOUT,
+    REQUEST_TIMEOUT,
+    base_url,
     log_size,
     max_order_id,
     pid_alive,
     proc_comm,
     read_log_from,
     read_pid,
-    register,
     responder_pid,
     responder_socket,
     stack_dir,
     stockroom_connections,
-    unique_name,
-    verify_books,
     wait_for,
     wait_new_responder,
 )
@@ -109,10 +115,10 @@ def exit_status(path: Path, offset: int, program: str) -> str | None:
 
 def session_lifetime(index: int, username: str) -> float:
     """Seconds from now to the expires_at of a new login made straight on responder `index`."""
-    body = json.dumps({"username": username, "password": it.PASSWORD}).encode()
-    r = fcgi_request(responder_socket(index), "POST", "/api/v1/auth/login", body=body, content_type="application/json")
+    body = json.dumps({"username": username, "password": PASSWORD}).encode()
+    r = fcgi_call(responder_socket(index), "POST", "/api/v1/auth/login", body=body, content_type="application/json")
     assert r.status == 200, f"login on fcgi-{index}: {r.status} {r.body[:200]!r}"
-    expires = it.parse_ts(r.json()["expires_at"])
+    expires = parse_ts(r.json()["expires_at"])
     return (expires - dt.datetime.now(dt.timezone.utc)).total_seconds()
 
 
@@ -277,7 +283,7 @@ def test_reload_worker_keeps_processing(admin_api, customer_tokens, make_product
             # It goes on processing: an order placed now is processed.
             a = load.place_once(product, thread=n)
             assert a.status == 201, a
-            it.wait_order_status(admin_api, a.order_id, "processed", timeout=10)
+            wait_order_status(admin_api, a.order_id, "processed", timeout=10)
             seen.append(f"{signal.Signals(sig).name}: same pid, order {a.order_id} processed")
     finally:
         env.restore()
@@ -336,5 +342,5 @@ def test_sigquit_stops_gracefully_and_sigpipe_is_ignored(admin_api, customer_tok
     assert replaced, "the worker was not restarted"
     a = load.place_once(next(iter(initial)), thread=0)
     assert a.status == 201, a
-    it.wait_order_status(admin_api, a.order_id, "processed", timeout=15)
+    wait_order_status(admin_api, a.order_id, "processed", timeout=15)
     case_report.add("SIGQUIT worker", f"exit status 0; pid {worker} -> {replaced}; processing goes on")

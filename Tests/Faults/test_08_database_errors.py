@@ -21,22 +21,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (
-    LOCK_WAIT_TIMEOUT,
-    ORDERS,
-    Api,
-    assert_check_clean,
-    assert_error,
-    assert_order,
-    assert_status,
-    base_url,
-    cancel_path,
-    db_root,
-    describe,
-    row_locked,
-    stack_env,
-    wait_for,
-)
+from stockroom_kit.chaos import LOCK_WAIT_TIMEOUT
+from stockroom_kit.client import ORDERS, Api, assert_error, assert_order, assert_status, cancel_path, describe
+from stockroom_kit.stack import assert_check_clean, db_root, row_locked, stack_env, wait_for
 
 PRODUCTS = "/api/v1/products"
 # 4 attempts, each waiting LOCK_WAIT_TIMEOUT for the row, plus backoff: well under nginx's 30 s.

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import (
+from stockroom_kit.client import (
     PASSWORD,
     assert_error,
     assert_recent,

@@ -19,22 +19,22 @@ import time
 
 import pytest
 
-from conftest import (
+from stockroom_kit.client import (
     ORDERS,
     PASSWORD,
     assert_error,
     assert_status,
     assert_unauthorized,
-    db_exec,
     describe,
     login,
     login_token,
-    observe,
     order_body,
     parse_ts,
     register,
     unique_name,
 )
+from stockroom_kit.plugin import observe
+from stockroom_kit.stack import db_exec
 
 ME = "/api/v1/users/me"
 LOGOUT = "/api/v1/auth/logout"

@@ -5,7 +5,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Api, assert_status
+from stockroom_kit.client import Api, assert_status
 
 CLIENTS = 200
 BURST_TIMEOUT = 30  # seconds for a single request and for the whole burst

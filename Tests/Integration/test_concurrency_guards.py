@@ -12,14 +12,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from conftest import (
-    assert_error,
-    assert_status,
-    describe,
-    login,
-    stack_dir,
-    stack_env,
-)
+from stockroom_kit.client import assert_error, assert_status, describe, login
+from stockroom_kit.stack import stack_dir, stack_env
 
 REPO = Path(__file__).resolve().parents[2]
 

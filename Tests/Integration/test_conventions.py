@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import (
+from stockroom_kit.client import (
     PASSWORD,
     assert_error,
     assert_json_content_type,

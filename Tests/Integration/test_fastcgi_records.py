@@ -1,7 +1,7 @@
 """Issue 4: crafted FastCGI records sent straight to a responder socket, not through nginx.
 
-Each case talks to $STOCKROOM_STACK_DIR/fcgi-1.sock with the minimal FastCGI client in conftest.py
-while two threads keep sending ordinary requests through nginx. Afterwards the responder process is
+Each case talks to $STOCKROOM_STACK_DIR/fcgi-1.sock with the test kit's FastCGI client
+(stockroom_kit.fastcgi) while two threads keep sending ordinary requests through nginx. Afterwards the responder process is
 either the same live process or, if the input killed it, a new stockroom-fcgi started by the
 supervisor within 10 s; a direct request on the socket and requests through nginx succeed; and the
 background requests saw nothing worse than a 502 (only when the process died: requests in flight on
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (
+from stockroom_kit.fastcgi import (
     FCGI_ABORT_REQUEST,
     FCGI_BEGIN_REQUEST,
     FCGI_DATA,
@@ -36,7 +36,6 @@ from conftest import (
     FCGI_STDIN,
     FCGI_STDOUT,
     FCGI_UNKNOWN_TYPE,
-    base_url,
     fcgi_begin,
     fcgi_decode_pairs,
     fcgi_pair,
@@ -47,13 +46,9 @@ from conftest import (
     fcgi_record,
     fcgi_request,
     fcgi_stream,
-    observe,
-    pid_alive,
-    proc_comm,
-    read_pid,
-    stack_dir,
-    stack_env,
 )
+from stockroom_kit.plugin import observe
+from stockroom_kit.stack import base_url, pid_alive, proc_comm, read_pid, stack_dir, stack_env
 
 PROCESS_NAME = "stockroom-fcgi"
 RESTART_WITHIN = 10.0  # seconds

@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import assert_status
+from stockroom_kit.client import assert_status
 
 
 def test_health_is_healthy(api):

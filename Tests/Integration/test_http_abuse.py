@@ -19,9 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -31,12 +29,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (
-    FCGI_BEGIN_REQUEST,
-    FCGI_END_REQUEST,
-    FCGI_PARAMS,
-    FCGI_STDIN,
-    FCGI_STDOUT,
+from stockroom_kit.client import (
     ORDERS,
     PASSWORD,
     Api,
@@ -44,21 +37,27 @@ from conftest import (
     assert_order,
     assert_product,
     assert_status,
-    base_url,
-    db_exec,
     describe,
-    fcgi_decode_pairs,
-    fcgi_read_record,
-    fcgi_record,
     login,
-    observe,
     order_body,
     order_path,
     place_order,
     register,
-    stack_dir,
     unique_name,
 )
+from stockroom_kit.fastcgi import (
+    FCGI_BEGIN_REQUEST,
+    FCGI_END_REQUEST,
+    FCGI_PARAMS,
+    FCGI_STDIN,
+    FCGI_STDOUT,
+    fcgi_decode_pairs,
+    fcgi_read_record,
+    fcgi_record,
+)
+from stockroom_kit.nginx import PrivateNginx, free_port
+from stockroom_kit.plugin import observe
+from stockroom_kit.stack import base_url, db_exec, stack_dir
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATIONS_CONF = REPO / "nginx" / "stockroom-locations.conf"
@@ -316,38 +315,14 @@ class CaptureResponder:
         self.listener.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
     """nginx with the repository's stockroom-locations.conf, its upstream a CaptureResponder."""
     d = tmp_path_factory.mktemp("capture-nginx")
     responder = CaptureResponder(d / "capture.sock")
-    port = _free_port()
-    user = ""
-    if os.geteuid() == 0:
-        import grp
-        import pwd
-        user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
-    conf = d / "nginx.conf"
-    conf.write_text(f"""
-{user}
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {d}/client_body_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    proxy_temp_path {d}/proxy_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    access_log {d}/access.log;
+    port = free_port()
+    try:
+        nginx = PrivateNginx(d, f"""
     upstream stockroom_fcgi {{
         server unix:{responder.path};
         keepalive 2;
@@ -356,33 +331,15 @@ http {{
         listen 127.0.0.1:{port};
         server_name localhost;
         include {LOCATIONS_CONF};
-    }}
-}}
-""")
-    proc = subprocess.Popen(["nginx", "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    }}""", [port], error_log_level="warn", default_type=None)
+    except BaseException:
+        responder.close()
+        raise
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            requests.get(url + "/health", timeout=2)
-            break
-        except requests.RequestException:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read().decode() if proc.poll() is not None else ""
-                responder.close()
-                pytest.fail(f"private nginx did not start: {out}\n{(d / 'error.log').read_text() if (d / 'error.log').exists() else ''}")
-            time.sleep(0.1)
-    responder.taken()
     try:
         yield {"url": url, "responder": responder, "port": port}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        nginx.stop()
         responder.close()
 
 

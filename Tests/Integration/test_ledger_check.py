@@ -6,17 +6,8 @@ other tests stay meaningful."""
 
 import re
 
-from conftest import (
-    assert_check_clean,
-    assert_status,
-    cancel_path,
-    db_exec,
-    order_body,
-    place_order,
-    product_stock,
-    restock,
-    run_check,
-)
+from stockroom_kit.client import assert_status, cancel_path, order_body, place_order, product_stock, restock
+from stockroom_kit.stack import assert_check_clean, db_exec, run_check
 
 
 def _assert_check_names(product_id):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from conftest import describe
+from stockroom_kit.client import describe
 
 REQUESTS_FAMILY = "stockroom_http_requests_total"
 LATENCY_FAMILY = "stockroom_http_request_duration_seconds"

@@ -47,13 +47,10 @@ server that is the default shows why the Stockroom server must be the default on
 
 from __future__ import annotations
 
-import grp
 import json
 import os
-import pwd
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -62,7 +59,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_url, observe
+from stockroom_kit.nginx import PrivateNginx, free_port
+from stockroom_kit.plugin import observe
+from stockroom_kit.stack import base_url
 
 REPO = Path(__file__).resolve().parents[2]
 NGINX_DIR = REPO / "nginx"
@@ -515,66 +514,6 @@ def test_body_without_length_is_not_411():
 # ---------------------------------------------------------------- private nginx instances
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateNginx:
-    """An nginx of its own in `d`, running `http_block` (the body of `http {}`), listening on
-    `ports` (waited for). Stopped with stop()."""
-
-    def __init__(self, d: Path, http_block: str, ports: list[int]):
-        self.dir = d
-        user = ""
-        if os.geteuid() == 0:
-            user = f"user {pwd.getpwuid(0).pw_name} {grp.getgrgid(0).gr_name};"
-        conf = d / "nginx.conf"
-        conf.write_text(f"""
-{user}
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {d}/client_body_temp;
-    fastcgi_temp_path {d}/fastcgi_temp;
-    proxy_temp_path {d}/proxy_temp;
-    uwsgi_temp_path {d}/uwsgi_temp;
-    scgi_temp_path {d}/scgi_temp;
-    access_log {d}/access.log;
-    default_type application/octet-stream;
-{http_block}
-}}
-""")
-        self.proc = subprocess.Popen(["nginx", "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        for port in ports:
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        self.stop()
-                        out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-                        log = (d / "error.log").read_text() if (d / "error.log").exists() else ""
-                        pytest.fail(f"private nginx did not start: {out}\n{log}\n{conf.read_text()}")
-                    time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
 def render_site(listen: str, upstream_server: str, log_dir: Path) -> str:
     """nginx/stockroom.site.conf rendered as scripts/install.sh renders it, with the snippet
     included from the repository and the logs in log_dir."""
@@ -596,7 +535,7 @@ def site(tmp_path_factory):
     body that cannot be written), 503 (a rate limit), 400/497 (plain HTTP on a TLS port); and a
     port where another server is the default, to show where early errors go then."""
     d = tmp_path_factory.mktemp("nginx-errors-site")
-    ports = {name: _free_port() for name in ("site", "fail", "limit", "tls", "shared")}
+    ports = {name: free_port() for name in ("site", "fail", "limit", "tls", "shared")}
     body_temp = d / "body_temp_500"
     body_temp.mkdir()
     cert, key = d / "cert.pem", d / "key.pem"
@@ -777,7 +716,7 @@ def blackhole():
 
 def test_responder_timeout_is_504_json(tmp_path, blackhole):
     # fastcgi_connect_timeout is 2 s in the snippet; the SYN to the full queue is never answered.
-    port = _free_port()
+    port = free_port()
     block = f"""
     upstream stockroom_fcgi {{
         server 127.0.0.1:{blackhole} max_fails=0;

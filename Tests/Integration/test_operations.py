@@ -1,6 +1,15 @@
 """Issue 2: operator commands: migrations are idempotent; create-admin promotes an existing user."""
 
-from conftest import Api, assert_status, assert_user, create_admin, login_token, register, run_ctl, unique_name
+from stockroom_kit.client import (
+    Api,
+    assert_status,
+    assert_user,
+    create_admin,
+    login_token,
+    register,
+    unique_name,
+)
+from stockroom_kit.stack import run_ctl
 
 
 def test_migrate_twice_is_a_no_op():

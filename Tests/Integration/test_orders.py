@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import (
+from stockroom_kit.client import (
     ORDERS,
     Api,
     RawNumber,
@@ -21,6 +21,7 @@ from conftest import (
     assert_unauthorized,
     cancel_path,
     describe,
+    login_token,
     order_body,
     order_path,
     param_id,
@@ -28,7 +29,6 @@ from conftest import (
     place_order,
     product_stock,
     register,
-    login_token,
     unique_name,
     wait_order_status,
 )

@@ -6,9 +6,8 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (
+from stockroom_kit.client import (
     Api,
-    assert_check_clean,
     assert_error,
     assert_order,
     assert_status,
@@ -20,6 +19,7 @@ from conftest import (
     place_order,
     product_stock,
 )
+from stockroom_kit.stack import assert_check_clean
 
 RACE_TIMEOUT = 30  # seconds per request under load
 

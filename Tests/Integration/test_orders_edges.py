@@ -1,14 +1,8 @@
 """Issue 3 edge cases found in review: which error wins when an order has both a missing and a
 short product, and a cancel that would take stock past the schema's limit."""
 
-from conftest import (
-    assert_error,
-    assert_status,
-    order_body,
-    order_path,
-    place_order,
-    run_check,
-)
+from stockroom_kit.client import assert_error, assert_status, order_body, order_path, place_order
+from stockroom_kit.stack import run_check
 
 
 def test_missing_product_is_reported_before_a_shortage(api, make_product, customer_token, admin_api):

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import (
+from stockroom_kit.client import (
     ORDERS,
     Api,
     assert_error,

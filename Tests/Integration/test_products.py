@@ -7,16 +7,16 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import (
+from stockroom_kit.client import (
     RawNumber,
     assert_error,
     assert_product,
     assert_recent,
     assert_status,
     assert_unauthorized,
-    param_id,
     describe,
     jbody,
+    param_id,
     parse_ts,
     unique_name,
 )

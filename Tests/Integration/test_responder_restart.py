@@ -4,7 +4,8 @@ import os
 import signal
 import time
 
-from conftest import assert_status, pid_alive, proc_comm, read_pid, stack_dir
+from stockroom_kit.client import assert_status
+from stockroom_kit.stack import pid_alive, proc_comm, read_pid, stack_dir
 
 PROCESS_NAME = "stockroom-fcgi"
 

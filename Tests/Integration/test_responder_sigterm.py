@@ -8,7 +8,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Api, assert_status, login, proc_comm, read_pid, register, stack_dir, unique_name
+from stockroom_kit.client import Api, assert_status, login, register, unique_name
+from stockroom_kit.stack import proc_comm, read_pid, stack_dir
 
 PROCESS_NAME = "stockroom-fcgi"
 

@@ -3,7 +3,8 @@ path — ours or a hand-written UPDATE — can oversell."""
 
 import subprocess
 
-from conftest import assert_status, stack_dir
+from stockroom_kit.client import assert_status
+from stockroom_kit.stack import stack_dir
 
 
 def _db_env():

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import fcgi_params, fcgi_read_response, fcgi_request, observe, stack_dir
+from stockroom_kit.fastcgi import fcgi_params, fcgi_read_response, fcgi_request
+from stockroom_kit.plugin import observe
+from stockroom_kit.stack import stack_dir
 
 WATCHDOG_USEC = 400_000
 PING_INTERVAL = WATCHDOG_USEC / 2_000_000  # what the programs aim for: 0.2 s

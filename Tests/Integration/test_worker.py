@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (
+from stockroom_kit.client import (
     ORDERS,
     Api,
     assert_order,
@@ -15,13 +15,10 @@ from conftest import (
     assert_status,
     order_body,
     order_path,
-    pid_alive,
     place_order,
-    proc_comm,
-    read_pid,
-    stack_dir,
     wait_order_status,
 )
+from stockroom_kit.stack import pid_alive, proc_comm, read_pid, stack_dir
 
 PROCESS_NAME = "stockroom-worker"
 # The kernel keeps 15 characters of a process name (TASK_COMM_LEN 16 with the NUL), so

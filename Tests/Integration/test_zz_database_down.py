@@ -9,18 +9,8 @@ import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (
-    PASSWORD,
-    Api,
-    assert_error,
-    assert_status,
-    describe,
-    pid_alive,
-    read_pid,
-    run_stack,
-    stack_dir,
-    unique_name,
-)
+from stockroom_kit.client import PASSWORD, Api, assert_error, assert_status, describe, unique_name
+from stockroom_kit.stack import pid_alive, read_pid, run_stack, stack_dir
 
 
 def _responder_pids(d):

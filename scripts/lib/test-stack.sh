@@ -10,7 +10,8 @@
 #   test_stack_write_helpers ...   optional: the `ctl` and `stack` executables in STACK_DIR
 #   test_stack_traps cleanup       its cleanup function (calling test_stack_teardown) on EXIT
 #   test_stack_up                  exits 1, with the stack's logs, when the stack does not come up
-#   test_stack_run COMMAND...      runs the tests with STOCKROOM_URL, STOCKROOM_STACK_DIR, ...
+#   test_stack_run COMMAND...      runs the tests with STOCKROOM_URL, STOCKROOM_STACK_DIR, ... and the
+#                                  test kit (Tests/kit) on PYTHONPATH
 
 # test_stack_init NAME
 # Picks a free port (PORT) and the stack folder STACK_DIR="$REPO/.run/NAME-$PORT", defaults BIN_DIR to
@@ -84,8 +85,10 @@ test_stack_up() {
 
 # test_stack_run COMMAND...
 # Runs COMMAND with the stack's environment for the tests: STOCKROOM_URL, STOCKROOM_STACK_DIR,
-# STOCKROOM_CTL, STOCKROOM_STACK and PYTHONDONTWRITEBYTECODE=1. Returns its exit code.
+# STOCKROOM_CTL, STOCKROOM_STACK, PYTHONDONTWRITEBYTECODE=1 and the test kit (Tests/kit, the
+# package stockroom_kit) first on PYTHONPATH. Returns its exit code.
 test_stack_run() {
+    PYTHONPATH="$REPO/Tests/kit${PYTHONPATH:+:$PYTHONPATH}" \
     STOCKROOM_URL="http://127.0.0.1:$PORT" \
     STOCKROOM_STACK_DIR="$STACK_DIR" \
     STOCKROOM_CTL="$STACK_DIR/ctl" \

@@ -1,348 +1,59 @@
-"""Fault suite (issue 4, "Faults under order load"): shared machinery.
+"""The fault suite's machinery (issue 4, "Faults under order load").
 
-Run through scripts/chaos-test.sh, which starts a private stack (2 responder processes, 1 worker,
-STOCKROOM_TEST_HOOKS=1, STOCKROOM_LOCK_WAIT_TIMEOUT=1) and sets the same variables as the
-integration harness (STOCKROOM_URL, STOCKROOM_STACK_DIR, STOCKROOM_CTL, STOCKROOM_STACK).
-
-Every case (one file each) runs `OrderLoad`: 16 client threads placing one-unit orders through
-nginx on products created for the case (plus a few cancels and reads), every request with a
-timeout and an Idempotency-Key; a request that gets a 5xx or no answer is retried with the
-same key. Then the case injects its fault and watches the recovery. Every attempt is recorded
-(status, error code, replay header, timings, X-Request-Id). `verify_books` then runs the checks
-that follow every case, and `CaseReport` writes what was observed to $STACK_DIR/chaos-summary.txt
-and to the test output.
-
-Helpers shared with the integration suite are loaded from Tests/Integration/conftest.py.
+`OrderLoad`: 16 client threads placing one-unit orders through nginx on products created for the
+case (plus a few cancels and reads), every request with a timeout and an Idempotency-Key; a request
+that gets a 5xx or no answer is retried with the same key. Every attempt is recorded (status, error
+code, replay header, timings, X-Request-Id). `DelayedOrder` holds a product's row lock on a known
+responder (the test hook X-Stockroom-Test-Lock-Delay-Ms). `verify_books` runs the checks that follow
+every case; `CaseReport` is what a case observed (the fixture `case_report` of
+stockroom_kit.chaos_plugin writes it to $STACK_DIR/chaos-summary.txt and to the test output).
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
-import importlib.util
 import json
 import os
 import random
-import re
-import signal
-import socket
-import struct
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import pytest
 import requests
 
-# ---------------------------------------------------------------------------- shared helpers
+from .client import ORDERS, Api, assert_status, cancel_path, list_all_orders, order_path
+from .fastcgi import FcgiConnectionClosed, FcgiResponse, fcgi_call
+from .stack import (
+    CONNECT_TIMEOUT,
+    NGINX_READ_TIMEOUT,
+    REQUEST_TIMEOUT,
+    assert_check_clean,
+    base_url,
+    db_exec,
+    hook_sleepers,
+    responder_socket,
+    row_locked,
+    wait_for,
+)
 
-_INTEGRATION_CONFTEST = Path(__file__).resolve().parent.parent / "Integration" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("stockroom_integration_helpers", _INTEGRATION_CONFTEST)
-it = importlib.util.module_from_spec(_spec)
-sys.modules["stockroom_integration_helpers"] = it
-_spec.loader.exec_module(it)
-
-Api = it.Api
-ORDERS = it.ORDERS
-assert_check_clean = it.assert_check_clean
-assert_error = it.assert_error
-assert_order = it.assert_order
-assert_product = it.assert_product
-assert_status = it.assert_status
-base_url = it.base_url
-create_admin = it.create_admin
-db_exec = it.db_exec
-describe = it.describe
-list_all_orders = it.list_all_orders
-login_token = it.login_token
-order_path = it.order_path
-cancel_path = it.cancel_path
-pid_alive = it.pid_alive
-proc_comm = it.proc_comm
-read_pid = it.read_pid
-register = it.register
-run_stack = it.run_stack
-stack_dir = it.stack_dir
-stack_env = it.stack_env
-unique_name = it.unique_name
-
-# Every HTTP request of the suite: connect bound, read bound just above nginx's 30 s
-# fastcgi_read_timeout, so nginx's own 504 would come first; no request can hang longer.
-CONNECT_TIMEOUT = 5.0
-REQUEST_TIMEOUT = 32.0
-NGINX_READ_TIMEOUT = 30.0
 LOAD_THREADS = 16
-RESPONDER = "stockroom-fcgi"
 LOCK_WAIT_TIMEOUT = int(os.environ.get("STOCKROOM_LOCK_WAIT_TIMEOUT", "1"))
 
-# ---------------------------------------------------------------------------- processes
+# The products of a load: plenty of stock on most, one that sells out during the case (409s, and the
+# last unit sold exactly once).
+LOAD_STOCKS = (5000, 5000, 5000, 5000, 5000, 5000, 5000, 25)
 
 
-def responder_pid(index: int) -> int:
-    pid = read_pid(stack_dir() / f"fcgi-{index}.pid")
-    assert pid is not None and proc_comm(pid) == RESPONDER, (
-        f"fcgi-{index}.pid names {pid} ({proc_comm(pid) if pid else None!r}), not a live {RESPONDER}"
-    )
-    return pid
-
-
-def responder_socket(index: int) -> str:
-    return str(stack_dir() / f"fcgi-{index}.sock")
-
-
-def mariadb_pid() -> int:
-    pid = read_pid(stack_dir() / "mariadb.pid")
-    assert pid is not None and pid_alive(pid) and proc_comm(pid) in ("mariadbd", "mysqld"), (
-        f"mariadb.pid names {pid} ({proc_comm(pid) if pid else None!r})"
-    )
-    return pid
-
-
-def wait_for(predicate: Callable[[], Any], seconds: float, interval: float = 0.05) -> Any:
-    """predicate() until it returns something truthy; None after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
-
-
-def wait_new_responder(index: int, old: int, seconds: float = 10) -> int | None:
-    def new() -> int | None:
-        pid = read_pid(stack_dir() / f"fcgi-{index}.pid")
-        if pid and pid != old and proc_comm(pid) == RESPONDER:
-            return pid
-        return None
-
-    return wait_for(new, seconds)
-
-
-# Processes this suite stopped with SIGSTOP: always continued, even when a case fails.
-_stopped: set[int] = set()
-_stopped_lock = threading.Lock()
-
-
-def sigstop(pid: int) -> None:
-    with _stopped_lock:
-        _stopped.add(pid)
-    os.kill(pid, signal.SIGSTOP)
-
-
-def sigcont(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGCONT)
-    except ProcessLookupError:
-        pass
-    with _stopped_lock:
-        _stopped.discard(pid)
-
-
-def continue_all_stopped() -> None:
-    with _stopped_lock:
-        pids = list(_stopped)
-    for pid in pids:
-        sigcont(pid)
-
-
-atexit.register(continue_all_stopped)
-
-
-@pytest.fixture(autouse=True)
-def _never_leave_a_process_stopped():
-    yield
-    continue_all_stopped()
-
-
-def log_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
-def read_log_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-
-
-# ---------------------------------------------------------------------------- database (root)
-
-
-def db_root(sql: str, timeout: float = 15, check: bool = True) -> subprocess.CompletedProcess:
-    """SQL as MariaDB's root over the stack's socket (KILL, SET GLOBAL, lock probes)."""
-    sock = stack_env()["STOCKROOM_DB_SOCKET"]
-    proc = subprocess.run(
-        ["mariadb", "--no-defaults", "-S", sock, "-uroot", "-N", "-B", "-e", sql],
-        text=True, capture_output=True, timeout=timeout,
-    )
-    if check:
-        assert proc.returncode == 0, f"mariadb (root) failed ({proc.returncode}) on {sql!r}:\n{proc.stderr}"
-    return proc
-
-
-def row_locked(product_id: int) -> bool:
-    """Whether some transaction holds the row lock of a product: a FOR UPDATE NOWAIT probe that
-    fails at once (1205) when it is held and is rolled back at once when it is not."""
-    proc = db_root(
-        "SET SESSION innodb_lock_wait_timeout = 1; START TRANSACTION; "
-        f"SELECT id FROM stockroom.products WHERE id = {int(product_id)} FOR UPDATE NOWAIT; ROLLBACK;",
-        check=False,
-    )
-    if proc.returncode == 0:
-        return False
-    if "1205" in proc.stderr or "Lock wait timeout" in proc.stderr:
-        return True
-    raise AssertionError(f"lock probe failed: {proc.stderr}")
-
-
-def hook_sleepers() -> set[int]:
-    """Connections of the application user whose transaction holds row locks while the client sends
-    nothing: the test hook's sleep after SELECT ... FOR UPDATE. (Under normal load a transaction
-    never sits idle for 200 ms: the responder sends its statements back to back.)"""
-    out = db_root(
-        "SELECT p.id FROM information_schema.innodb_trx t "
-        "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
-        "WHERE p.user = 'stockroom' AND p.command = 'Sleep' AND p.time_ms > 200 "
-        "AND t.trx_state = 'RUNNING' AND t.trx_rows_locked > 0"
-    ).stdout
-    return {int(x) for x in out.split()}
-
-
-def max_order_id() -> int:
-    return int(db_exec("SELECT COALESCE(MAX(id), 0) FROM orders").strip() or 0)
-
-
-def stockroom_connections() -> list[tuple[int, str, int]]:
-    """(id, command, seconds idle) of every connection of the application user."""
-    out = db_root("SELECT id, command, time FROM information_schema.processlist WHERE user = 'stockroom'").stdout
-    rows = []
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3:
-            rows.append((int(parts[0]), parts[1], int(parts[2])))
-    return rows
-
-
-# ---------------------------------------------------------------------------- FastCGI, straight to a responder
-
-_FCGI_BEGIN_REQUEST, _FCGI_END_REQUEST, _FCGI_PARAMS, _FCGI_STDIN, _FCGI_STDOUT, _FCGI_STDERR = 1, 3, 4, 5, 6, 7
-
-
-class FcgiConnectionClosed(Exception):
-    """The responder closed the connection before FCGI_END_REQUEST (it died)."""
-
-
-@dataclass
-class FcgiResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"), parse_float=Decimal)
-
-
-def _fcgi_record(kind: int, content: bytes, request_id: int = 1) -> bytes:
-    out = b""
-    chunks = [content[i:i + 65535] for i in range(0, len(content), 65535)] or [b""]
-    for chunk in chunks:
-        pad = (-len(chunk)) % 8
-        out += struct.pack(">BBHHBB", 1, kind, request_id, len(chunk), pad, 0) + chunk + b"\0" * pad
-    return out
-
-
-def _fcgi_length(n: int) -> bytes:
-    return bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise FcgiConnectionClosed(f"connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
-def fcgi_request(
-    socket_path: str,
-    method: str,
-    uri: str,
-    *,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-    content_type: str | None = None,
-    timeout: float = REQUEST_TIMEOUT,
-    on_sent: Callable[[], None] | None = None,
-) -> FcgiResponse:
-    """One request on a fresh connection to a responder's unix socket, the way nginx sends it."""
-    params = {
-        "REQUEST_METHOD": method, "REQUEST_URI": uri, "DOCUMENT_URI": uri.split("?")[0],
-        "SCRIPT_NAME": uri.split("?")[0], "QUERY_STRING": uri.partition("?")[2],
-        "CONTENT_TYPE": content_type or "", "CONTENT_LENGTH": str(len(body)) if body else "",
-        "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1", "SERVER_SOFTWARE": "nginx",
-        "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "40000", "SERVER_ADDR": "127.0.0.1", "SERVER_PORT": "80",
-        "SERVER_NAME": "localhost", "HTTP_HOST": "localhost", "HTTP_PROXY": "",
-        "REQUEST_ID": "chaos-" + uuid.uuid4().hex[:16],
-    }
-    for name, value in (headers or {}).items():
-        params["HTTP_" + name.upper().replace("-", "_")] = value
-    pairs = b"".join(
-        _fcgi_length(len(k.encode())) + _fcgi_length(len(v.encode())) + k.encode() + v.encode()
-        for k, v in params.items()
-    )
-    message = (
-        _fcgi_record(_FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
-        + _fcgi_record(_FCGI_PARAMS, pairs) + _fcgi_record(_FCGI_PARAMS, b"")
-        + (_fcgi_record(_FCGI_STDIN, body) if body else b"") + _fcgi_record(_FCGI_STDIN, b"")
-    )
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(socket_path)
-        sock.sendall(message)
-        if on_sent:
-            on_sent()
-        stdout = b""
-        while True:
-            version, kind, _rid, length, pad, _ = struct.unpack(">BBHHBB", _recv_exact(sock, 8))
-            content = _recv_exact(sock, length + pad)[:length]
-            if kind == _FCGI_STDOUT:
-                stdout += content
-            elif kind == _FCGI_END_REQUEST:
-                break
-    finally:
-        sock.close()
-    head, sep, payload = stdout.partition(b"\r\n\r\n")
-    if not sep:
-        head, _, payload = stdout.partition(b"\n\n")
-    hdrs: dict[str, str] = {}
-    for line in head.decode("latin-1").splitlines():
-        name, _, value = line.partition(":")
-        hdrs[name.strip().lower()] = value.strip()
-    status = int(hdrs.get("status", "200").split()[0])
-    return FcgiResponse(status, hdrs, payload)
+# ---------------------------------------------------------------------------- straight to a responder
 
 
 def fcgi_health(index: int, timeout: float = 3) -> int | None:
     """GET /health straight on responder `index`'s socket: the status, None when nothing answers."""
     try:
-        return fcgi_request(responder_socket(index), "GET", "/health", timeout=timeout).status
+        return fcgi_call(responder_socket(index), "GET", "/health", timeout=timeout).status
     except (OSError, FcgiConnectionClosed):
         return None
 
@@ -367,7 +78,7 @@ class DelayedOrder(threading.Thread):
     def run(self) -> None:
         body = json.dumps({"items": [{"product_id": self.product_id, "quantity": 1}]}).encode()
         try:
-            self.response = fcgi_request(
+            self.response = fcgi_call(
                 responder_socket(self.index), "POST", ORDERS, body=body, content_type="application/json",
                 headers={"Authorization": f"Bearer {self.token}", "Idempotency-Key": self.key,
                          "X-Stockroom-Test-Lock-Delay-Ms": str(self.delay_ms)},
@@ -399,29 +110,6 @@ class DelayedOrder(threading.Thread):
             f"error: {self.error!r})"
         )
         return held
-
-
-# ---------------------------------------------------------------------------- nginx access log
-
-
-_ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) .* ua="(?P<ua>[^"]*)" id=(?P<id>\S+)')
-
-
-def upstreams_by_request_id() -> dict[str, tuple[str, int]]:
-    """request id -> (last upstream nginx used, e.g. "fcgi-2", status), from nginx's access log."""
-    out: dict[str, tuple[str, int]] = {}
-    try:
-        text = (stack_dir() / "nginx" / "access.log").read_text(errors="replace")
-    except FileNotFoundError:
-        return out
-    for line in text.splitlines():
-        m = _ACCESS.search(line)
-        if not m:
-            continue
-        ua = m.group("ua").split(",")[-1].strip()  # "a, b" when nginx moved on to a second upstream
-        name = re.search(r"(fcgi-\d+)\.sock", ua)
-        out[m.group("id")] = (name.group(1) if name else ua, int(m.group("status")))
-    return out
 
 
 # ---------------------------------------------------------------------------- the load
@@ -843,147 +531,3 @@ class CaseReport:
             out.append(f"   {label}: {value}")
         return "\n".join(out) + "\n"
 
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
-@pytest.fixture
-def case_report(request):
-    report = CaseReport(request.node.name)
-    yield report
-    rep = getattr(request.node, "rep_call", None)
-    if rep is None:
-        outcome = "ERROR (setup)"
-    elif rep.passed:
-        outcome = "PASSED"
-    else:
-        msg = str(rep.longrepr.reprcrash.message) if hasattr(rep.longrepr, "reprcrash") and rep.longrepr.reprcrash else "failed"
-        outcome = "FAILED: " + msg.splitlines()[0][:300] if msg else "FAILED"
-    text = report.text(outcome)
-    with open(stack_dir() / "chaos-summary.txt", "a") as f:
-        f.write(text)
-    print("\n" + text, flush=True)
-
-
-# ---------------------------------------------------------------------------- users, products
-
-
-@pytest.fixture(scope="session")
-def admin_token() -> str:
-    username = unique_name("chaosadm")
-    create_admin(username)
-    client = Api()
-    token = login_token(client, username)
-    client.close()
-    return token
-
-
-@pytest.fixture
-def admin_api(admin_token: str):
-    client = Api(token=admin_token)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def customer_tokens() -> list[str]:
-    """16 customers, one per load thread (Idempotency-Keys are per user)."""
-
-    def one(_: int) -> str:
-        client = Api()
-        try:
-            name = unique_name("chaos")
-            assert_status(register(client, name), 201)
-            return login_token(client, name)
-        finally:
-            client.close()
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(one, range(LOAD_THREADS)))
-
-
-@pytest.fixture
-def new_customer_token() -> Callable[[], str]:
-    def factory() -> str:
-        client = Api()
-        try:
-            name = unique_name("hold")
-            assert_status(register(client, name), 201)
-            return login_token(client, name)
-        finally:
-            client.close()
-
-    return factory
-
-
-@pytest.fixture
-def make_products(admin_api: Api) -> Callable[..., dict[int, int]]:
-    """Factory: products with the given stocks; returns product id -> initial stock."""
-
-    def factory(*stocks: int) -> dict[int, int]:
-        out = {}
-        for stock in stocks:
-            r = admin_api.post("/api/v1/products", json={"name": unique_name("chaosprod"), "price": Decimal("2.50"), "stock": stock})
-            p = assert_product(assert_status(r, 201))
-            out[p["id"]] = stock
-        return out
-
-    return factory
-
-
-# The products of a load: plenty of stock on most, one that sells out during the case (409s, and the
-# last unit sold exactly once).
-LOAD_STOCKS = (5000, 5000, 5000, 5000, 5000, 5000, 5000, 25)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _stack_is_healthy():
-    """Every case starts from a healthy stack with both responders answering."""
-    client = Api()
-    try:
-        assert wait_for(lambda: client.get("/health", timeout=5).status_code == 200, 30, 0.2), "the stack is not healthy"
-    finally:
-        client.close()
-
-
-def nginx_workers(master: int) -> set[int]:
-    out = set()
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[1]) == master and proc_comm(int(d.name)) == "nginx":
-            out.add(int(d.name))
-    return out
-
-
-def reload_nginx() -> None:
-    """SIGHUP to nginx: new workers, which start with every upstream in rotation. (After an upstream
-    error nginx leaves that responder out for fail_timeout = 10 s, then sends it a single trial
-    request: without this, what a case sees would depend on how long ago the previous one
-    crashed a responder.)"""
-    master = read_pid(stack_dir() / "nginx.pid")
-    assert master and proc_comm(master) == "nginx", f"nginx.pid names {master}"
-    old = nginx_workers(master)
-    os.kill(master, signal.SIGHUP)
-    assert wait_for(lambda: (nginx_workers(master) - old) and not (nginx_workers(master) & old), 15, 0.05), (
-        f"nginx workers {old} were not replaced within 15 s of SIGHUP"
-    )
-
-
-@pytest.fixture(autouse=True)
-def _responders_up():
-    """Before each case: both responders answer /health on their own sockets (a restart in the
-    previous case is complete), and nginx has both in rotation again."""
-    for index in (1, 2):
-        assert wait_for(lambda: fcgi_health(index) == 200, 20, 0.1), f"fcgi-{index} does not answer /health"
-    reload_nginx()
-    yield

@@ -1,0 +1,128 @@
+"""The pytest plugin of the suites (`-p stockroom_kit.plugin`): the fixtures both use (clients,
+users, admins, products) and the "observations" section of the terminal summary."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Callable
+
+import pytest
+
+from .client import PASSWORD, Api, assert_product, assert_status, create_admin, login_token, new_customer, unique_name
+from .stack import base_url
+
+# --------------------------------------------------------------------------
+# Observations (issue 4): measured figures printed at the end of the run, even with -q
+
+
+_OBSERVATIONS: list[str] = []
+
+
+def observe(line: str) -> None:
+    """Record a measured figure or an observed behaviour; printed in the terminal summary."""
+    _OBSERVATIONS.append(line)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _OBSERVATIONS:
+        terminalreporter.section("observations")
+        for line in _OBSERVATIONS:
+            terminalreporter.write_line(line)
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.fixture(scope="session")
+def url() -> str:
+    return base_url()
+
+
+@pytest.fixture
+def api(url: str):
+    client = Api(url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_api(url: str):
+    """Factory for independent clients (one per thread in the concurrency tests)."""
+    clients: list[Api] = []
+
+    def factory(token: str | None = None) -> Api:
+        client = Api(url, token)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def unique() -> Callable[..., str]:
+    return unique_name
+
+
+@pytest.fixture
+def new_user(url: str):
+    """Factory: register a fresh customer, log in; returns dict(username, password, user, token)."""
+    client = Api(url)
+
+    def factory(prefix: str = "u", password: str = PASSWORD, with_token: bool = True) -> dict[str, Any]:
+        return new_customer(client, prefix, password, with_token)
+
+    yield factory
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def customer(url: str) -> dict[str, Any]:
+    client = Api(url)
+    try:
+        return new_customer(client, "cust")
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def customer_token(customer: dict[str, Any]) -> str:
+    return customer["token"]
+
+
+@pytest.fixture(scope="session")
+def admin(url: str) -> dict[str, Any]:
+    username = unique_name("adm")
+    create_admin(username)
+    client = Api(url)
+    token = login_token(client, username)
+    me = assert_status(client.get("/api/v1/users/me", token=token), 200)
+    client.close()
+    assert me["role"] == "admin", me
+    return {"username": username, "password": PASSWORD, "user": me, "token": token}
+
+
+@pytest.fixture(scope="session")
+def admin_token(admin: dict[str, Any]) -> str:
+    return admin["token"]
+
+
+@pytest.fixture
+def admin_api(url: str, admin_token: str):
+    client = Api(url, admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_product(admin_api: Api):
+    """Factory: create a product as admin; returns the parsed product."""
+
+    def factory(name: str | None = None, price: Any = Decimal("9.99"), stock: int = 10) -> dict[str, Any]:
+        body = {"name": name or unique_name("prod"), "price": price, "stock": stock}
+        r = admin_api.post("/api/v1/products", json=body)
+        return assert_product(assert_status(r, 201))
+
+    return factory
