@@ -226,26 +226,10 @@ public final class ResponderPool: Sendable {
                 responder = replace(responder, with: generation, slot: index)
             }
             if request.pointee.ipcFd < 0 {
-                let accepted = stockroom_accept_wakeable(listener.fileDescriptor, Self.wakeupSignal)
-                if accepted < 0 {
-                    let error = errno
-                    // EINTR: woken for a reload. EINVAL: the listener was shut down by a stop.
-                    if error != EINTR && error != ECONNABORTED && error != EINVAL {
-                        generation.logger.warning("accept failed", metadata: ["errno": "\(error)"])
-                        usleep(10_000)
-                    }
-                    continue  // the loop's top decides: serve, switch, or exit
-                }
-                _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
-                request.pointee.ipcFd = accepted
-                // FCGX_Accept_r first finishes the "previous" request and would close this fd
-                // unless the connection counts as kept.
-                request.pointee.keepConnection = 1
-                // "Detached" makes libfcgi close the connection plainly instead of half-closing it
-                // and waiting up to 2 s for the peer: the body is always drained here, and a silent
-                // peer (interrupted by the idle monitor) must not hold the thread for 2 s more.
-                request.pointee.detached = 1
-                continue  // records the connection; a thread woken late by a reload switches first
+                // Either way the loop's top decides next: serve, switch, or exit; on success it
+                // records the connection, and a thread woken late by a reload switches first.
+                acceptConnection(into: request, logger: generation.logger)
+                continue
             }
             // Even when stopping, go on into FCGX_Accept_r: it serves the next request on a
             // kept-alive connection, and fails once that connection is gone.
@@ -263,17 +247,7 @@ public final class ResponderPool: Sendable {
                 FCGX_Finish_r(request)
                 continue
             }
-            let incoming = read(request, scratch: scratch, generation: generation)
-            enter(.handling, index)
-            let response = responder.respond(to: incoming)
-            let bytes = response.serialized()
-            enter(.writing, index)
-            bytes.withUnsafeBufferPointer { buffer in
-                buffer.withMemoryRebound(to: CChar.self) { chars in
-                    _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
-                }
-            }
-            FCGX_Finish_r(request)
+            answer(request, with: responder, slot: index, scratch: scratch, generation: generation)
         }
         FCGX_Free(request, 1)
         request.deallocate()
@@ -285,5 +259,46 @@ public final class ResponderPool: Sendable {
         }
         if let rollover { logRollover(rollover, generation: latest) }
         finished.signal()
+    }
+
+    /// Accepts the next connection for `request`; libfcgi then reads its requests. Interrupted
+    /// (woken for a reload, or the listener shut down by a stop) or failed, it leaves `request` as it was.
+    private func acceptConnection(into request: UnsafeMutablePointer<FCGX_Request>, logger: Logger) {
+        let accepted = stockroom_accept_wakeable(listener.fileDescriptor, Self.wakeupSignal)
+        if accepted < 0 {
+            let error = errno
+            // EINTR: woken for a reload. EINVAL: the listener was shut down by a stop.
+            if error != EINTR && error != ECONNABORTED && error != EINVAL {
+                logger.warning("accept failed", metadata: ["errno": "\(error)"])
+                usleep(10_000)
+            }
+            return
+        }
+        _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
+        request.pointee.ipcFd = accepted
+        // FCGX_Accept_r first finishes the "previous" request and would close this fd unless the
+        // connection counts as kept.
+        request.pointee.keepConnection = 1
+        // "Detached" makes libfcgi close the connection plainly instead of half-closing it and
+        // waiting up to 2 s for the peer: the body is always drained here, and a silent peer
+        // (interrupted by the idle monitor) must not hold the thread for 2 s more.
+        request.pointee.detached = 1
+    }
+
+    /// Reads the request's body, has `responder` answer it, writes the answer in one write and
+    /// finishes the request (the connection stays for the next one).
+    private func answer(_ request: UnsafeMutablePointer<FCGX_Request>, with responder: FastCGIResponder, slot index: Int,
+                        scratch: UnsafeMutableBufferPointer<CChar>, generation: Generation) {
+        let incoming = read(request, scratch: scratch, generation: generation)
+        enter(.handling, index)
+        let response = responder.respond(to: incoming)
+        let bytes = response.serialized()
+        enter(.writing, index)
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
+            }
+        }
+        FCGX_Finish_r(request)
     }
 }

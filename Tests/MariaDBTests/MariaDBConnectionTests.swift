@@ -154,4 +154,31 @@ struct MariaDBConnectionTests {
         #expect(retries == 1)
         #expect(try admin.query("SELECT label FROM items WHERE id = 2").first?.string(0) == "a")
     }
+
+    /// A statement as a value: its SQL, bindings and row decoding run through one call.
+    @Test func typedStatementsRunAndDecode() throws {
+        struct Label: MariaDBQuery {
+            let id: Int64
+            var sql: String { "SELECT id, label FROM items WHERE id = ?" }
+            var bindings: [MariaDBValue] { [.int(id)] }
+            func decode(_ row: MariaDBRow) throws -> (id: Int64, label: String) {
+                (try row.requiredInt(0, of: Self.self), try row.requiredString(1, of: Self.self))
+            }
+        }
+        struct Relabel: MariaDBCommand {
+            let ids: [Int64]
+            let label: String
+            var sql: String { "UPDATE items SET label = ? WHERE id IN (\(StatementShape.placeholders(StatementShape.padded(ids).count)))" }
+            var bindings: [MariaDBValue] { [.string(label)] + StatementShape.padded(ids).map { .int($0) } }
+        }
+        let connection = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(connection, count: 3)
+        #expect(try connection.execute(Relabel(ids: [1, 2, 3], label: "typed")).affectedRows == 3)
+        let row = try #require(try connection.first(Label(id: 2)))
+        #expect(row.id == 2 && row.label == "typed")
+        #expect(try connection.rows(Label(id: 99)).isEmpty)
+        try connection.query("UPDATE items SET label = NULL WHERE id = 3")
+        let error = try #require(throws: MariaDBDecodingError.self) { try connection.first(Label(id: 3)) }
+        #expect(error.column == 1 && error.statement.contains("Label"))
+    }
 }

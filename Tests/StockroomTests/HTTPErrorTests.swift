@@ -86,3 +86,36 @@ import Testing
         #expect(response.body.isEmpty)
     }
 }
+
+/// Every refusal of the store gets the contract's status and code, in one place (ErrorMapping).
+@Suite struct StoreErrorMappingTests {
+    @Test(arguments: [
+        (StoreError.productNotFound, 404, "product_not_found"),
+        (.orderedProductNotFound(id: 7), 404, "product_not_found"),
+        (.insufficientStock(productID: 7, available: 2), 409, "insufficient_stock"),
+        (.restockAboveMaximum(quantity: 5), 422, "validation_failed"),
+        (.amountTooLarge(lineTotal: true), 422, "validation_failed"),
+        (.amountTooLarge(lineTotal: false), 422, "validation_failed"),
+        (.orderNotFound, 404, "order_not_found"),
+        (.orderAlreadyCancelled, 409, "order_not_cancellable"),
+        (.cancelAboveMaximumStock, 409, "order_not_cancellable"),
+        (.usernameTaken, 400, "username_taken"),
+        (.sessionInvalid, 401, "unauthorized"),
+        (.idempotencyKeyReused, 422, "idempotency_key_reused"),
+    ])
+    func mapsToTheContract(error: StoreError, status: Int, code: String) throws {
+        let mapped = ErrorMapping.httpError(for: error)
+        #expect(mapped.status == status)
+        #expect(mapped.code == code)
+    }
+
+    @Test func fieldsTheContractNames() {
+        let shortage = ErrorMapping.httpError(for: .insufficientStock(productID: 7, available: 2))
+        #expect(text(shortage.response.body).contains(#""product_id":7,"available":2"#))
+        let missing = ErrorMapping.httpError(for: .orderedProductNotFound(id: 9))
+        #expect(text(missing.response.body).contains(#""product_id":9"#))
+        #expect(text(ErrorMapping.httpError(for: .restockAboveMaximum(quantity: 5)).response.body).contains(#""field":"quantity""#))
+        #expect(text(ErrorMapping.httpError(for: .usernameTaken).response.body).contains(#""field":"username""#))
+        #expect(ErrorMapping.httpError(for: .sessionInvalid).response.header("WWW-Authenticate") == "Bearer")
+    }
+}
