@@ -1,7 +1,6 @@
 import CFastCGI
 import Foundation
 import Logging
-import Synchronization
 
 /// Answers requests on one thread; the pool makes one per thread, on that thread, so whatever it
 /// owns (a database connection) is only ever used there.
@@ -91,13 +90,13 @@ public final class ResponderPool: Sendable {
     }
 
     let listener: FastCGIListener
-    let shared: Mutex<Shared>
+    let shared: PoolLock<Shared>
     let finished = DispatchSemaphore(value: 0)
 
     public init(listener: FastCGIListener, configuration: Configuration, logger: Logger,
                 makeResponder: @escaping @Sendable (Int) -> FastCGIResponder) {
         self.listener = listener
-        self.shared = Mutex(Shared(current: Generation(configuration: configuration, logger: logger,
+        self.shared = PoolLock(Shared(current: Generation(configuration: configuration, logger: logger,
                                                        makeResponder: makeResponder)))
     }
 
