@@ -6,15 +6,22 @@
 # 2. Its own dev stack (scripts/devstack.sh up) in .run/bench-stack on a free port, so a `make run`
 #    stack is never touched; production settings (no test hooks, default log level, one worker).
 # 3. Seeds through the API: an admin (devstack.sh admin), 1000 products with stock 1000000000, a
-#    buyer, and a dedicated user for the sysbench orders.
+#    buyer, a dedicated user for the sysbench orders, one customer per connection for the checkout
+#    case and a promo code without limits (percent, made afresh by the admin on every run).
 # 4. wrk -t1 -c32, a warm-up then the measured run, for each case, each next to its ceiling:
 #      GET /health/live                          nginx `return 200` with a product-sized JSON body
 #      GET /api/v1/products/{random id}          sysbench point select (the responder's SELECT)
 #      GET /api/v1/products?limit=20             GET product of this run
 #      POST /api/v1/orders, 1000 products        sysbench order transaction, spread (32 threads)
 #      POST /api/v1/orders, one product          sysbench order transaction, one hot row
-#    plus the mean order lock hold/wait from the responders' /metrics, then a soak of mixed reads
-#    and orders with each responder's RSS before and after, and the DB connections in use.
+#    plus the mean order lock hold/wait from the responders' /metrics; then the checkout case,
+#      POST /api/v1/cart/checkout, cart of 3 lines with a promo code   (no ceiling: compared with
+#                                                                        the order cases above)
+#    wrk -tN -cN, one customer per connection cycling 3 x POST /api/v1/cart/items, PUT
+#    /api/v1/cart/promo-code, POST /api/v1/cart/checkout: checkouts/s (201s over the measured time)
+#    as a ratio to the direct orders/s, the server time per checkout and per order, and the mean
+#    checkout lock hold/wait; then a soak of mixed reads and orders with each responder's RSS
+#    before and after, and the DB connections in use.
 # 5. Prints the table and writes bench/results/YYYY-MM-DD-<commit>.md and .png.
 # 6. Stops the bench stack (BENCH_KEEP_STACK=1 keeps it running).
 #
@@ -48,6 +55,7 @@ unset STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT STOCKROOM_PROCESS_DELAY S
 ADMIN_USER=bench_admin ADMIN_PASSWORD=bench-admin-secret-1
 BUYER_USER=bench_buyer BUYER_PASSWORD=bench-buyer-secret-1
 SYSBENCH_USER=bench_sysbench SYSBENCH_PASSWORD=bench-sysbench-secret-1
+CHECKOUT_USER_PREFIX=bench_cart_ CHECKOUT_PASSWORD=bench-cart-secret-1
 PRODUCT_PREFIX="bench-product-"
 
 START_SECONDS=$SECONDS
@@ -246,6 +254,23 @@ seed() {
     log "products $PRODUCT_FIRST..$PRODUCT_LAST, sysbench orders as users.id $SYSBENCH_USER_ID"
 }
 
+# The checkout case: one customer per wrk connection (bench_cart_001..), each with a fresh session,
+# and a promo code without limits (10%, no minimum, no dates), new on every run: CHECKOUT_TOKENS
+# (comma-separated) and PROMO_CODE.
+seed_checkout() {
+    log "seeding the checkout case: $CONNS customers (one per connection) and a promo code"
+    local i name out tokens=""
+    for ((i = 1; i <= CONNS; i++)); do
+        name="$(printf '%s%03d' "$CHECKOUT_USER_PREFIX" "$i")"
+        ensure_customer "$name" "$CHECKOUT_PASSWORD"
+        tokens+="${tokens:+,}$(login "$name" "$CHECKOUT_PASSWORD")"
+    done
+    CHECKOUT_TOKENS="$tokens"
+    PROMO_CODE="BENCH10-$(date -u +%s)"
+    out="$(api POST /api/v1/promo-codes "{\"code\":\"$PROMO_CODE\",\"kind\":\"percent\",\"value\":10}" "$ADMIN_TOKEN")"
+    [[ "$out" == 201\ * ]] || die "creating the promo code $PROMO_CODE: $out"
+}
+
 # ---------------------------------------------------------------------------- measuring
 
 declare -A RPS=() P50=() P99=() NON2XX=() SOCKERR=()
@@ -324,17 +349,37 @@ metrics() {
 # metric TEXT NAME: the value of an unlabelled sample (0 when absent).
 metric() { awk -v n="$2" '$1 == n { v = $2 } END { printf "%s", (v == "" ? 0 : v) }' <<<"$1"; }
 
-# lock_snapshot: "hold_sum hold_count wait_sum wait_count" summed over the responders.
+# lock_snapshot [KIND]: "hold_sum hold_count wait_sum wait_count" of stockroom_KIND_lock_hold_seconds
+# and stockroom_KIND_lock_wait_seconds (KIND: order, the default, or checkout), summed over the
+# responders.
 lock_snapshot() {
-    local i m hs=0 hc=0 ws=0 wc=0
+    local kind="${1:-order}" i m hs=0 hc=0 ws=0 wc=0
     while read -r i; do
         m="$(metrics "$i")"
         read -r hs hc ws wc < <(awk -v hs="$hs" -v hc="$hc" -v ws="$ws" -v wc="$wc" \
-            -v a="$(metric "$m" stockroom_order_lock_hold_seconds_sum)" -v b="$(metric "$m" stockroom_order_lock_hold_seconds_count)" \
-            -v c="$(metric "$m" stockroom_order_lock_wait_seconds_sum)" -v d="$(metric "$m" stockroom_order_lock_wait_seconds_count)" \
+            -v a="$(metric "$m" "stockroom_${kind}_lock_hold_seconds_sum")" -v b="$(metric "$m" "stockroom_${kind}_lock_hold_seconds_count")" \
+            -v c="$(metric "$m" "stockroom_${kind}_lock_wait_seconds_sum")" -v d="$(metric "$m" "stockroom_${kind}_lock_wait_seconds_count")" \
             'BEGIN { printf "%.9f %d %.9f %d\n", hs + a, hc + b, ws + c, wc + d }')
     done < <(responders)
     printf '%s %s %s %s\n' "$hs" "$hc" "$ws" "$wc"
+}
+
+# route_snapshot ROUTE: "sum count" of stockroom_http_request_duration_seconds{route="ROUTE"} (the
+# responder's own time per request, every method and status of the route) over the responders.
+route_snapshot() {
+    local route="$1" i
+    while read -r i; do metrics "$i"; done < <(responders) | awk -v r="route=\"$route\"" '
+        index($1, "stockroom_http_request_duration_seconds_sum{") == 1 && index($1, r) { s += $2 }
+        index($1, "stockroom_http_request_duration_seconds_count{") == 1 && index($1, r) { n += $2 }
+        END { printf "%.9f %d\n", s, n }'
+}
+
+declare -A ROUTE_MEAN=()
+
+# route_delta NAME BEFORE AFTER: ROUTE_MEAN[NAME], the mean server time per request (ms) in between.
+route_delta() {
+    ROUTE_MEAN[$1]="$(awk -v b="$2" -v a="$3" 'BEGIN { split(b, x, " "); split(a, y, " "); n = y[2] - x[2]
+        printf "%s", (n > 0 ? sprintf("%.3f", (y[1] - x[1]) / n * 1000) : "n/a") }')"
 }
 
 declare -A LOCK_HOLD=() LOCK_WAIT=() LOCK_ORDERS=()
@@ -447,17 +492,41 @@ CEIL[list]="${RPS[product]}"
 for mode in spread hot; do
     log "wrk order-$mode: ${WARMUP} s warm-up"
     wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$BENCH/order-$mode.lua" "$URL/api/v1/orders" >/dev/null 2>&1 || true
-    before="$(lock_snapshot)"
+    before="$(lock_snapshot)" before_route="$(route_snapshot /api/v1/orders)"
     log "wrk order-$mode: ${DURATION} s measured"
     out="$RESULTS/wrk-order-$mode-$$.tmp"
     wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$BENCH/order-$mode.lua" "$URL/api/v1/orders" >"$out" 2>&1 \
         || { cat "$out" >&2; die "wrk order-$mode failed"; }
     parse_bench "order-$mode" "$out"; rm -f "$out"
     lock_delta "order-$mode" "$before" "$(lock_snapshot)"
+    route_delta "order-$mode" "$before_route" "$(route_snapshot /api/v1/orders)"
     hot_flag=off; [[ "$mode" == hot ]] && hot_flag=on
     run_sysbench "sysbench-$mode" sysbench-order.lua --user-id="$SYSBENCH_USER_ID" --hot="$hot_flag"
     CEIL[order-$mode]="${CEIL[sysbench-$mode]}"
 done
+
+# Checkout: one customer per connection (wrk -tN -cN), each cycling 3 adds, the code and checkout.
+# The lock and server-time figures around the measured run only.
+seed_checkout
+log "wrk checkout: ${WARMUP} s warm-up (wrk -t$CONNS -c$CONNS, bench/checkout.lua, code $PROMO_CODE)"
+STOCKROOM_TOKENS="$CHECKOUT_TOKENS" PROMO_CODE="$PROMO_CODE" \
+    wrk -t"$CONNS" -c"$CONNS" -d"${WARMUP}s" -s "$BENCH/checkout.lua" "$URL" >/dev/null 2>&1 || true
+before="$(lock_snapshot checkout)" before_route="$(route_snapshot /api/v1/cart/checkout)"
+log "wrk checkout: ${DURATION} s measured"
+out="$RESULTS/wrk-checkout-$$.tmp"
+STOCKROOM_TOKENS="$CHECKOUT_TOKENS" PROMO_CODE="$PROMO_CODE" \
+    wrk -t"$CONNS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$BENCH/checkout.lua" "$URL" >"$out" 2>&1 \
+    || { cat "$out" >&2; die "wrk checkout failed"; }
+parse_bench checkout "$out"
+checkout_line="$(grep -m1 '^CHECKOUT ' "$out")" || { cat "$out" >&2; die "wrk checkout printed no CHECKOUT line"; }
+rm -f "$out"
+declare -A CHK=()
+for kv in ${checkout_line#CHECKOUT }; do CHK[${kv%%=*}]="${kv#*=}"; done
+lock_delta checkout "$before" "$(lock_snapshot checkout)"
+route_delta checkout "$before_route" "$(route_snapshot /api/v1/cart/checkout)"
+checkout_ok=FAIL
+(( ${CHK[checkouts]} > 0 && ${CHK[checkouts_non201]} == 0 && ${CHK[adds_non200]} == 0 && ${CHK[codes_non200]} == 0 \
+   && ${CHK[clears_non204]} == 0 && ${SOCKERR[checkout]} == 0 )) && checkout_ok=PASS
 
 # Soak: mixed reads and orders; RSS of every responder before and after, connections half-way.
 declare -A RSS_BEFORE=() RSS_AFTER=() PID_BEFORE=()
@@ -517,6 +586,9 @@ TABLE="$(
     row order-spread "POST /api/v1/orders, 1000 products" "POST order, 1000 products" "sysbench order spread" 0.90
     row order-hot "POST /api/v1/orders, one product" "POST order, one product" "sysbench order hot" 1.00
 )"
+# The checkout case on the chart, next to the direct orders (spread) of the same run.
+printf '%s\t%s\t%s\t%s\t%s\n' "POST checkout, 3 lines + code" "${CHK[checkouts_per_s]}" "POST order spread" \
+    "${RPS[order-spread]}" "$(ratio "${CHK[checkouts_per_s]}" "${RPS[order-spread]}")" >>"$DAT"
 
 SOAK_ROWS="$(
     printf '| responder | pid | RSS before | RSS after | growth | target | result |\n|---|---:|---:|---:|---:|---|---|\n'
@@ -561,6 +633,23 @@ fmt_ms() { [[ "$1" == n/a ]] && printf 'n/a' || printf '%s ms' "$1"; }
     printf 'Order row locks (from the responders'"'"' /metrics, measured run only): spread: %s orders, mean lock hold %s, mean lock wait %s; hot: %s orders, mean lock hold %s, mean lock wait %s.\n\n' \
         "${LOCK_ORDERS[order-spread]}" "$(fmt_ms "${LOCK_HOLD[order-spread]}")" "$(fmt_ms "${LOCK_WAIT[order-spread]}")" \
         "${LOCK_ORDERS[order-hot]}" "$(fmt_ms "${LOCK_HOLD[order-hot]}")" "$(fmt_ms "${LOCK_WAIT[order-hot]}")"
+    printf '## Checkout: POST /api/v1/cart/checkout, cart of 3 lines with a promo code (wrk -t%s -c%s, bench/checkout.lua)\n\n' "$CONNS" "$CONNS"
+    printf 'One customer per connection, each repeating 3 x POST /api/v1/cart/items (three random products of %s, one unit each), PUT /api/v1/cart/promo-code, POST /api/v1/cart/checkout; all share one promo code (10%%, no limits), so every checkout also locks that code'"'"'s row. Measured run only (%s s, after a %s s warm-up).\n\n' \
+        "$NPRODUCTS" "$DURATION" "$WARMUP"
+    printf '| figure | measured |\n|---|---|\n'
+    printf '| checkouts/s (201 answers of POST /api/v1/cart/checkout over the measured time) | %s |\n' "$(fmt0 "${CHK[checkouts_per_s]}")"
+    printf '| ratio to direct orders/s of this run: POST /api/v1/orders spread (%s/s) / one product (%s/s) | %s / %s |\n' \
+        "$(fmt0 "${RPS[order-spread]}")" "$(fmt0 "${RPS[order-hot]}")" \
+        "$(ratio "${CHK[checkouts_per_s]}" "${RPS[order-spread]}")" "$(ratio "${CHK[checkouts_per_s]}" "${RPS[order-hot]}")"
+    printf '| requests/s of the whole cycle (5 requests per checkout), p50 / p99 of all of them | %s, %.2f / %.2f ms |\n' \
+        "$(fmt0 "${RPS[checkout]}")" "${P50[checkout]}" "${P99[checkout]}"
+    printf '| responder time per request (mean, /metrics): checkout / direct order (spread) | %s / %s |\n' \
+        "$(fmt_ms "${ROUTE_MEAN[checkout]}")" "$(fmt_ms "${ROUTE_MEAN[order-spread]}")"
+    printf '| checkout locks (mean per checkout, /metrics): hold / wait, over | %s / %s, %s checkouts |\n' \
+        "$(fmt_ms "${LOCK_HOLD[checkout]}")" "$(fmt_ms "${LOCK_WAIT[checkout]}")" "${LOCK_ORDERS[checkout]}"
+    printf '| answers: checkout / add / code / clear | %s / %s / %s / %s |\n' \
+        "${CHK[checkout_status]}" "${CHK[add_status]}" "${CHK[code_status]}" "204:$(( ${CHK[clears]} - ${CHK[clears_non204]} ))$( (( ${CHK[clears_non204]} )) && printf ', other: %s' "${CHK[clears_non204]}")"
+    printf '| check: every answer as expected (201 / 200 / 200 / 204), no socket errors | %s |\n\n' "$checkout_ok"
     printf '## Soak: %s s of mixed reads and orders (wrk -t2 -c%s, bench/soak-mixed.lua)\n\n' "$SOAK" "$CONNS"
     printf '%s requests/s overall, p50 %.2f ms, p99 %.2f ms, %s socket errors.\n\n' "$(fmt0 "${RPS[soak]}")" "${P50[soak]}" "${P99[soak]}" "${SOCKERR[soak]}"
     printf '| check | measured | target | result |\n|---|---|---|---|\n'

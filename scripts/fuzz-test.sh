@@ -4,15 +4,24 @@
 #
 # Runs, one after the other, each bounded in examples per operation and in time:
 #   anonymous  no token (schemathesis may make up bearer tokens: they must get 401)
-#   customer   a customer's token (admin writes must get 403; orders are placed for real)
-#   admin      an admin's token (products are created, replaced, restocked, deleted)
+#   customer   a customer's token (admin writes must get 403; the cart is filled, promo codes
+#              applied, orders placed and carts checked out for real)
+#   admin      an admin's token (products and promo codes are created, replaced, deleted; the
+#              admin's own cart and orders too)
 #   logout     a throwaway session: the first logout ends it, later ones must get 401
 # with the checks not_a_server_error, status_code_conformance, content_type_conformance,
 # response_schema_conformance and response_headers_conformance: no 5xx, and every status,
-# media type, body and documented header as the spec says.
+# media type, body and documented header as the spec says. Afterwards `stockroomctl check` must
+# still find the stock ledger, the promo code redemption counters and the order totals consistent.
+#
+# The stack runs with store pricing settings (tax 13%, delivery 5.00, free from 100.00) so that
+# every cart and order answer carries non-trivial discount, delivery and tax, rounded to the cent.
+# The seed: products 1.. (one deleted), promo codes SAVE10 (10%, the spec's example) and FIVEOFF
+# (5.00 off from 20.00, one per user), orders (one with a code, one cancelled), and the customer's
+# cart left holding two lines and SAVE10, so that the first checkout the fuzzer sends succeeds.
 #
 #   FUZZ_MAX_EXAMPLES (50)   examples per operation and phase (schemathesis --max-examples)
-#   FUZZ_MAX_TIME (30)       time budget in seconds of each of the three main runs (schemathesis
+#   FUZZ_MAX_TIME (45)       time budget in seconds of each of the three main runs (schemathesis
 #                            --max-time: fuzzing and stateful phases repeat until it is spent)
 #   FUZZ_SEED                fixed hypothesis seed (default: random, printed)
 #   FUZZ_REPORT_DIR          where the JUnit and HAR reports go (default: in the stack dir, removed
@@ -59,10 +68,13 @@ STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-1}"
 test_stack_init fuzz
+# Store pricing for the responders (scripts/devstack.sh passes these three into their environment).
+export STOCKROOM_TAX_RATE="${STOCKROOM_TAX_RATE:-13}" STOCKROOM_DELIVERY_FEE="${STOCKROOM_DELIVERY_FEE:-5.00}" \
+       STOCKROOM_FREE_DELIVERY_FROM="${STOCKROOM_FREE_DELIVERY_FROM:-100.00}"
 URL="http://127.0.0.1:$PORT"
 REPORT_DIR="${FUZZ_REPORT_DIR:-$STACK_DIR/schemathesis}"
 MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-50}"
-MAX_TIME="${FUZZ_MAX_TIME:-30}"
+MAX_TIME="${FUZZ_MAX_TIME:-45}"
 SEED="${FUZZ_SEED:-$(python3 -c 'import random; print(random.randrange(2**31))')}"
 
 mkdir -p "$REPORT_DIR"
@@ -93,7 +105,7 @@ ADMIN_NAME="fuzz_admin_$PORT"
 log "creating admin $ADMIN_NAME"
 printf '%s\n' "$PASSWORD" | bash "$DEVSTACK" ctl create-admin "$ADMIN_NAME" >/dev/null
 
-# Prints shell assignments: ADMIN_TOKEN, CUSTOMER_TOKEN, LOGOUT_TOKEN.
+# Prints shell assignments: ADMIN_TOKEN, CUSTOMER_TOKEN, LOGOUT_TOKEN (the rest goes to stderr).
 setup="$(URL="$URL" ADMIN_NAME="$ADMIN_NAME" PASSWORD="$PASSWORD" python3 - <<'PY'
 import json, os, sys, urllib.request
 
@@ -126,13 +138,37 @@ products = [
                                ("Gone", 1, 1), ("Chair", 45, 1000)]
 ]
 call("DELETE", f"/api/v1/products/{products[3]['id']}", token=admin, expect=204)
-# Orders with ids 1.., one of them cancelled, both as the customer.
+# Promo codes with ids 1..: SAVE10 (the spec's example), FIVEOFF (with a minimum and a per-user
+# limit), and one deleted.
+codes = [
+    call("POST", "/api/v1/promo-codes", body, token=admin, expect=201)
+    for body in [{"code": "SAVE10", "kind": "percent", "value": 10},
+                 {"code": "FIVEOFF", "kind": "amount", "value": 5, "min_subtotal": 20, "max_per_user": 1},
+                 {"code": "GONE-CODE", "kind": "percent", "value": 50}]
+]
+call("DELETE", f"/api/v1/promo-codes/{codes[2]['id']}", token=admin, expect=204)
+pricing = call("GET", "/api/v1/store/pricing")
+print(f"pricing of the stack: {pricing}", file=sys.stderr)
+# Orders with ids 1.., one of them cancelled, one from a checkout with a code, all as the customer.
 order = call("POST", "/api/v1/orders", {"items": [{"product_id": products[0]["id"], "quantity": 2}]}, token=customer, expect=201)
 other = call("POST", "/api/v1/orders", {"product_id": products[1]["id"], "quantity": 3}, token=customer, expect=201)
 call("POST", f"/api/v1/orders/{other['id']}/cancel", token=customer)
+call("POST", "/api/v1/cart/items", {"product_id": products[0]["id"], "quantity": 1}, token=customer)
+call("PUT", f"/api/v1/cart/items/{products[4]['id']}", {"quantity": 2}, token=customer)
+call("PUT", "/api/v1/cart/promo-code", {"code": "fiveoff"}, token=customer)
+checked_out = call("POST", "/api/v1/cart/checkout", token=customer, expect=201)
+if checked_out.get("promo_code") != "FIVEOFF":
+    sys.exit(f"checkout: expected promo_code FIVEOFF, got {checked_out!r}")
+call("POST", "/api/v1/orders", {"product_id": products[1]["id"], "quantity": 1, "promo_code": "SAVE10"}, token=customer, expect=201)
+# The customer's cart, left for the fuzzer: two lines and a code.
+call("POST", "/api/v1/cart/items", {"product_id": products[0]["id"], "quantity": 1}, token=customer)
+call("POST", "/api/v1/cart/items", {"product_id": products[1]["id"], "quantity": 5}, token=customer)
+cart = call("PUT", "/api/v1/cart/promo-code", {"code": "SAVE10"}, token=customer)
+if not cart.get("promo_code_applies") or len(cart.get("items", [])) != 2:
+    sys.exit(f"the customer's cart is not as seeded: {cart!r}")
 print(f"ADMIN_TOKEN={admin}\nCUSTOMER_TOKEN={customer}\nLOGOUT_TOKEN={login(customer_name)}")
 PY
-)" || { log "setting up accounts and products failed"; exit 1; }
+)" || { log "setting up accounts, products, promo codes, orders and the cart failed"; exit 1; }
 eval "$setup"
 
 # ------------------------------------------------------------------ the runs
@@ -183,7 +219,8 @@ fuzz logout --max-examples 5 --max-time 8 --phases examples,coverage,fuzzing \
     --header "Authorization: Bearer $LOGOUT_TOKEN" \
     --include-path /api/v1/auth/logout "$@"
 
-# The fuzzing must not have broken what it cannot see: the stock ledger still adds up.
+# The fuzzing must not have broken what it cannot see: the stock ledger, the promo codes'
+# redemption counters and the orders' totals still add up.
 if ! bash "$DEVSTACK" ctl check >"$STACK_DIR/check.out" 2>&1; then
     log "stockroomctl check failed after fuzzing:"
     cat "$STACK_DIR/check.out" >&2

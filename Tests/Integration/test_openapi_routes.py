@@ -149,25 +149,11 @@ def describe(name_a: str, a: set[Route], name_b: str, b: set[Route]) -> str:
     return "\n".join(lines)
 
 
-# Routes the contract has gained that are not built yet (carts, checkout, promo codes and pricing:
-# issue 10). They answer 404 not_found until then (docs/api.md, Known gaps). A route listed here
-# that the router or the spec has is an error too: the list only ever shrinks.
-NOT_YET_BUILT: set[Route] = {
-    ("GET", "/api/v1/store/pricing"),
-    ("GET", "/api/v1/cart"),
-    ("POST", "/api/v1/cart/items"),
-    ("PUT", "/api/v1/cart/items/{id}"),
-    ("DELETE", "/api/v1/cart/items/{id}"),
-    ("DELETE", "/api/v1/cart"),
-    ("PUT", "/api/v1/cart/promo-code"),
-    ("DELETE", "/api/v1/cart/promo-code"),
-    ("POST", "/api/v1/cart/checkout"),
-    ("POST", "/api/v1/promo-codes"),
-    ("GET", "/api/v1/promo-codes"),
-    ("GET", "/api/v1/promo-codes/{id}"),
-    ("PUT", "/api/v1/promo-codes/{id}"),
-    ("DELETE", "/api/v1/promo-codes/{id}"),
-}
+# Routes the contract has gained that are not built yet: they answer 404 not_found until then, and
+# docs/api.md lists them under Known gaps. A route listed here that the router or the spec has is an
+# error too: the set only ever shrinks. Empty since issue 10 built carts, checkout, promo codes and
+# pricing; when the contract gains routes ahead of the code again, list them here meanwhile.
+NOT_YET_BUILT: set[Route] = set()
 
 
 def test_openapi_matches_contract(openapi: set[Route], contract: set[Route]) -> None:
