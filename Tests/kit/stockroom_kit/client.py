@@ -288,7 +288,8 @@ def create_admin(username: str, password: str = PASSWORD) -> None:
 # Orders (issue 3): shapes, requests, polling
 
 ORDERS = "/api/v1/orders"
-ORDER_KEYS = {"id", "user_id", "status", "items", "total", "created_at", "updated_at"}
+ORDER_KEYS = {"id", "user_id", "status", "items", "subtotal", "discount", "delivery", "tax", "total", "promo_code",
+              "created_at", "updated_at"}
 ORDER_ITEM_KEYS = {"product_id", "name", "quantity", "unit_price", "line_total"}
 ORDER_STATUSES = ("pending", "processed", "cancelled")
 MAX_ORDER_TOTAL = Decimal("9999999999.99")  # DECIMAL(12,2)
@@ -325,7 +326,8 @@ def _is_int(v: Any) -> bool:
 
 
 def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] | None = None) -> dict[str, Any]:
-    """Exact order shape; items in ascending product_id; line_total = unit_price x quantity; total = sum."""
+    """Exact order shape; items in ascending product_id; line_total = unit_price x quantity; subtotal = sum;
+    total = subtotal - discount + delivery + tax."""
     assert isinstance(o, dict) and set(o) == ORDER_KEYS, f"order shape: {o!r}"
     assert _is_int(o["id"]) and o["id"] > 0, o
     assert _is_int(o["user_id"]) and o["user_id"] > 0, o
@@ -350,7 +352,10 @@ def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] |
         total += line
     pids = [item["product_id"] for item in items]
     assert pids == sorted(set(pids)), f"items not in ascending, distinct product_id: {pids}"
-    assert assert_money(o["total"]) == total, f"total {o['total']} != sum of lines {total}: {o}"
+    assert assert_money(o["subtotal"]) == total, f"subtotal {o['subtotal']} != sum of lines {total}: {o}"
+    priced = assert_money(o["subtotal"]) - assert_money(o["discount"]) + assert_money(o["delivery"]) + assert_money(o["tax"])
+    assert assert_money(o["total"]) == priced, f"total {o['total']} != subtotal - discount + delivery + tax: {o}"
+    assert o["promo_code"] is None or isinstance(o["promo_code"], str), o
     created = parse_ts(o["created_at"])
     updated = parse_ts(o["updated_at"])
     assert updated >= created, o
