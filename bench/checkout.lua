@@ -13,13 +13,17 @@
 -- checkouts_per_s counts only the 201s of POST /api/v1/cart/checkout over the measured time: a
 -- complete cart-to-order flow per checkout (5 requests), not the checkout request alone.
 -- Environment: STOCKROOM_TOKENS (N customers' bearer tokens, comma-separated, N >= the threads),
--- PROMO_CODE (a live code without limits), PRODUCT_FIRST, PRODUCT_LAST (at least 3 products).
+-- PROMO_CODE (a live code without limits; or several, comma-separated: thread i then uses the i-th,
+-- round robin, e.g. one code per connection so that no two checkouts share a code's row),
+-- PRODUCT_FIRST, PRODUCT_LAST (at least 3 products).
 --   STOCKROOM_TOKENS=t1,t2,... PROMO_CODE=SAVE10 PRODUCT_FIRST=1 PRODUCT_LAST=1000 \
 --     wrk -t32 -c32 -d5s -s bench/checkout.lua http://127.0.0.1:8080
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
 local first = tonumber(os.getenv("PRODUCT_FIRST") or "1")
 local last = tonumber(os.getenv("PRODUCT_LAST") or first)
-local code = os.getenv("PROMO_CODE") or error("PROMO_CODE is not set")
+local codes = {}
+for text in string.gmatch(os.getenv("PROMO_CODE") or "", "[^,]+") do table.insert(codes, text) end
+if #codes == 0 then error("PROMO_CODE is not set") end
 local tokens = {}
 for token in string.gmatch(os.getenv("STOCKROOM_TOKENS") or "", "[^,]+") do table.insert(tokens, token) end
 if #tokens == 0 then error("STOCKROOM_TOKENS is not set") end
@@ -36,6 +40,7 @@ setup = function(thread)
   end
   thread:set("index", i)
   thread:set("token", tokens[i])
+  thread:set("code", codes[(i - 1) % #codes + 1])
 end
 
 -- Per thread (each thread's globals live in its own Lua state).
