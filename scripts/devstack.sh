@@ -18,9 +18,11 @@
 #              STOCKROOM_WORKERS (1; 0 runs none), BIN_DIR (<repo>/.build/release), LOG_LEVEL;
 #              for the workers, when set: STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH,
 #              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change);
-#              for the responders, when set (test stacks only; `up` restarts running responders when
-#              these change): STOCKROOM_TEST_HOOKS (1 enables the test-only fault hooks, e.g. the
-#              X-Stockroom-Test-Lock-Delay-Ms header), STOCKROOM_LOCK_WAIT_TIMEOUT (seconds).
+#              for the responders, when set (`up` restarts running responders when these change):
+#              the store's pricing, STOCKROOM_TAX_RATE, STOCKROOM_DELIVERY_FEE,
+#              STOCKROOM_FREE_DELIVERY_FROM; and for test stacks only STOCKROOM_TEST_HOOKS (1 enables the
+#              test-only fault hooks, e.g. the X-Stockroom-Test-Lock-Delay-Ms header),
+#              STOCKROOM_LOCK_WAIT_TIMEOUT (seconds).
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
@@ -471,7 +473,7 @@ cmd_supervise_worker() {
 # environment plus the responder settings of the last `up` (none inherited from the `up` that
 # started this supervisor: the file alone decides).
 responder_env() {
-    unset STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT
+    unset "${RESPONDER_SETTINGS[@]}"
     # shellcheck disable=SC1090
     . "$ENV_FILE"
     if [[ -r "$RESPONDER_ENV_FILE" ]]; then
@@ -643,10 +645,12 @@ write_settings_file() {
     [[ "$old" != "$new" ]]
 }
 
-# The test-only responder settings `up` was given (never in $ENV_FILE, stockroomctl or production).
-RESPONDER_SETTINGS=(STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT)
+# The responder settings `up` was given: the store's pricing, and the test-only ones (never in
+# $ENV_FILE, stockroomctl or production).
+RESPONDER_SETTINGS=(STOCKROOM_TAX_RATE STOCKROOM_DELIVERY_FEE STOCKROOM_FREE_DELIVERY_FROM
+                    STOCKROOM_TEST_HOOKS STOCKROOM_LOCK_WAIT_TIMEOUT)
 responder_settings() { settings_lines "${RESPONDER_SETTINGS[@]}"; }
-write_responder_env() { write_settings_file "$RESPONDER_ENV_FILE" "Test-only responder settings" "${RESPONDER_SETTINGS[@]}"; }
+write_responder_env() { write_settings_file "$RESPONDER_ENV_FILE" "Responder settings" "${RESPONDER_SETTINGS[@]}"; }
 
 # Before the responders are started: when the responder settings changed, the running responders
 # 1..STOCKROOM_PROCESSES are stopped here so that start_responder starts them with the new ones.

@@ -19,4 +19,18 @@ public enum StoreError: Error, Equatable, Sendable {
     case sessionInvalid
     /// An Idempotency-Key came again with another request.
     case idempotencyKeyReused
+    case promoCodeNotFound
+    /// A live code already has this text (in any letter case).
+    case promoCodeTaken
+    /// Unknown, deleted, not started or ended. Applying it to a cart is a 422 (`atCheckout`
+    /// false); at checkout or with an order it is a conflict with what the cart held.
+    case promoCodeInvalid(atCheckout: Bool)
+    /// No redemption left, overall or for this user.
+    case promoCodeExhausted
+    /// The order's subtotal is below the code's minimum.
+    case promoCodeNotApplicable
+    case cartEmpty
+    case cartItemNotFound
+    /// A line would exceed 1000 units, or a 51st line would be added.
+    case cartLineLimit(quantity: Bool)
 }

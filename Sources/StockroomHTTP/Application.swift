@@ -12,6 +12,8 @@ public struct StockroomConfiguration: Sendable {
     /// request header by sleeping while an order holds its row locks. Off unless set; never set it
     /// in production (the systemd env file does not).
     public var testHooksEnabled = false
+    /// The store's tax rate and delivery fees (STOCKROOM_TAX_RATE and friends).
+    public var pricing = PricingPolicy()
 
     public init(database: MariaDBConfiguration, sessionLifetimeSeconds: Int64 = 86_400,
                 passwordHasher: PasswordHasher = PasswordHasher()) {
@@ -40,6 +42,9 @@ public final class StockroomApplication: Sendable {
         AuthHandlers.register(in: &router)
         ProductHandlers.register(in: &router)
         OrderHandlers.register(in: &router)
+        CartHandlers.register(in: &router)
+        PromoCodeHandlers.register(in: &router)
+        PricingHandler.register(in: &router)
         MetricsHandler.register(in: &router)
         self.router = router
     }

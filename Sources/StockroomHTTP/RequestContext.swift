@@ -79,7 +79,9 @@ final class RequestContext {
 
 extension RequestContext {
     var products: ProductStore { ProductStore(database) }
-    var orders: OrderStore { OrderStore(database) }
+    var orders: OrderStore { OrderStore(database, pricing: application.configuration.pricing) }
+    var carts: CartStore { CartStore(database, pricing: application.configuration.pricing) }
+    var promoCodes: PromoCodeStore { PromoCodeStore(database) }
     var accounts: AccountStore { AccountStore(database, policy: application.accountPolicy) }
 
     /// The bearer token of the request, if the Authorization header is well formed.

@@ -14,10 +14,15 @@ public struct Order: Sendable, Equatable {
     public let userID: Int64
     public var status: Status
     public var lines: [Line]
+    /// Priced when the order was placed (the Pricing rule); `pricing.total` is what the buyer pays.
+    public var pricing: Pricing
+    /// The code's text as the admin wrote it, or nil.
+    public var promoCode: String?
     public let createdAt: Timestamp
     public var updatedAt: Timestamp
 
-    public var total: Money { Money(cents: lines.reduce(0) { $0 + $1.lineTotal.cents }) }
+    /// The sum of the line totals: the order's subtotal.
+    static func subtotal(of lines: [Line]) -> Money { Money(cents: lines.reduce(0) { $0 + $1.lineTotal.cents }) }
 
     /// The largest amount a DECIMAL(12,2) column holds.
     public static let maximumAmount = Money(cents: 999_999_999_999)

@@ -10,12 +10,15 @@ extension OrderStore {
             let status: Order.Status
             let createdAt: Timestamp
             let updatedAt: Timestamp
+            let pricing: Pricing
+            let promoCode: String?
         }
 
         /// The columns of an order row, then of one of its lines: what `joined(_:)` decodes.
         static let joinedColumns = """
             o.id, o.user_id, o.status, o.created_at, o.updated_at, \
-            i.product_id, i.name, i.quantity, i.unit_price, i.line_total
+            i.product_id, i.name, i.quantity, i.unit_price, i.line_total, \
+            o.subtotal, o.discount, o.delivery, o.tax, o.total, o.promo_code
             """
 
         static func joined(_ row: MariaDBRow, _ statement: Any.Type) throws -> (order: OrderHeader, line: Order.Line) {
@@ -28,7 +31,10 @@ extension OrderStore {
             let header = OrderHeader(
                 id: try row.requiredInt(0, of: statement), userID: try row.requiredInt(1, of: statement),
                 status: try row.required(2, of: statement) { $0.string($1).flatMap(Order.Status.init(rawValue:)) },
-                createdAt: try timestamp(3), updatedAt: try timestamp(4))
+                createdAt: try timestamp(3), updatedAt: try timestamp(4),
+                pricing: Pricing(subtotal: try money(10), discount: try money(11), delivery: try money(12), tax: try money(13),
+                                 total: try money(14)),
+                promoCode: row.string(15))
             let line = Order.Line(productID: try row.requiredInt(5, of: statement), name: try row.requiredString(6, of: statement),
                                   quantity: try row.requiredInt(7, of: statement), unitPrice: try money(8), lineTotal: try money(9))
             return (header, line)
@@ -186,6 +192,24 @@ extension OrderStore {
             var bindings: [MariaDBValue] {
                 lines.flatMap { [.int(orderID), .int($0.productID), .string($0.name), .int($0.quantity),
                                  .string($0.unitPrice.description), .string($0.lineTotal.description)] }
+            }
+        }
+
+        /// The order's pricing and code, once its lines are priced under the locks. Setting the
+        /// code redeems it (the orders trigger of sql/006 counts it).
+        struct Price: MariaDBCommand {
+            let orderID: Int64
+            let pricing: Pricing
+            let promoCode: (id: Int64, text: String)?
+            static let sql = """
+                UPDATE orders SET subtotal = ?, discount = ?, delivery = ?, tax = ?, total = ?, promo_code_id = ?, promo_code = ? \
+                WHERE id = ?
+                """
+            var sql: String { Self.sql }
+            var bindings: [MariaDBValue] {
+                [.string(pricing.subtotal.description), .string(pricing.discount.description), .string(pricing.delivery.description),
+                 .string(pricing.tax.description), .string(pricing.total.description),
+                 promoCode.map { .int($0.id) } ?? .null, promoCode.map { .string($0.text) } ?? .null, .int(orderID)]
             }
         }
     }

@@ -4,8 +4,12 @@ import MariaDB
 /// and cancelling, which gives the stock back through the `StockLedger`.
 public struct OrderStore {
     let database: MariaDBSession
+    let pricingPolicy: PricingPolicy
 
-    public init(_ database: MariaDBSession) { self.database = database }
+    public init(_ database: MariaDBSession, pricing: PricingPolicy = PricingPolicy()) {
+        self.database = database
+        self.pricingPolicy = pricing
+    }
 
     public func find(id: Int64) throws -> Order? {
         try Self.group(try database.read { try $0.rows(Statements.WithLines(id: id)) }).first
@@ -54,6 +58,7 @@ public struct OrderStore {
                 orders[orders.count - 1].lines.append(line)
             } else {
                 orders.append(Order(id: header.id, userID: header.userID, status: header.status, lines: [line],
+                                    pricing: header.pricing, promoCode: header.promoCode,
                                     createdAt: header.createdAt, updatedAt: header.updatedAt))
             }
         }

@@ -43,11 +43,17 @@ public struct ProductStore {
         }
     }
 
-    /// Soft delete: orders keep naming the row; the API stops showing it.
+    /// Soft delete: orders keep naming the row; the API stops showing it, and it leaves every
+    /// cart in the same transaction. The product row is locked first, then the cart lines: a cart
+    /// write holds a shared lock on the product before it touches a line, so none slips in between.
     public func delete(id: Int64) throws {
         let now = Timestamp.now()
-        let deleted = try database.transaction { try $0.execute(Statements.SoftDelete(id: id, at: now)).affectedRows }
-        guard deleted == 1 else { throw StoreError.productNotFound }
+        try database.transaction { connection in
+            guard try connection.execute(Statements.SoftDelete(id: id, at: now)).affectedRows == 1 else {
+                throw StoreError.productNotFound
+            }
+            try connection.execute(CartStore.Statements.DeleteProductLines(productID: id))
+        }
     }
 
     public func restock(id: Int64, quantity: Int64) throws -> Product {

@@ -5,6 +5,7 @@ public struct Money: Equatable, Comparable, Sendable, CustomStringConvertible {
     public init(cents: Int64) { self.cents = cents }
 
     public static let maximum = Money(cents: 99_999_999_99)
+    public static let zero = Money(cents: 0)
 
     public static func < (lhs: Money, rhs: Money) -> Bool { lhs.cents < rhs.cents }
 

@@ -78,4 +78,59 @@ public struct Timestamp: Equatable, Comparable, Sendable {
         broken.tm_sec = second
         secondsSinceEpoch = Int64(timegm(&broken))
     }
+
+    /// Parses RFC 3339 (`2026-01-09T14:06:33Z`, `2026-01-09T16:06:33.5+02:00`): UTC, fractions of
+    /// a second dropped. Dates that do not exist (February 30) and years outside 1000..9999 (what a
+    /// DATETIME column holds) are nil.
+    public init?(rfc3339 text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20 else { return nil }
+        func number(_ range: Range<Int>) -> Int32? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value: Int32 = 0
+            for index in range {
+                let byte = bytes[index]
+                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                value = value * 10 + Int32(byte - 0x30)
+            }
+            return value
+        }
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] | 0x20 == UInt8(ascii: "t"),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              (1000...9999).contains(year), (1...12).contains(month), (1...31).contains(day),
+              hour <= 23, minute <= 59, second <= 59 else { return nil }
+        var index = 19
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            guard index > start else { return nil }
+        }
+        guard index < bytes.count else { return nil }
+        var offsetSeconds: Int64 = 0
+        if bytes[index] | 0x20 == UInt8(ascii: "z"), index + 1 == bytes.count {
+            offsetSeconds = 0
+        } else if bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"), index + 6 == bytes.count,
+                  bytes[index + 3] == UInt8(ascii: ":"), let hours = number(index + 1..<index + 3),
+                  let minutes = number(index + 4..<index + 6), hours <= 23, minutes <= 59 {
+            offsetSeconds = Int64(hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+        } else {
+            return nil
+        }
+        var broken = tm()
+        broken.tm_year = year - 1900
+        broken.tm_mon = month - 1
+        broken.tm_mday = day
+        broken.tm_hour = hour
+        broken.tm_min = minute
+        broken.tm_sec = second
+        let local = Int64(timegm(&broken))
+        // timegm normalises February 30 to March 2: a date that moved did not exist.
+        guard broken.tm_mday == day, broken.tm_mon == month - 1 else { return nil }
+        // 1000-01-01 00:00:00 ... 9999-12-31 23:59:59 UTC, also after the offset is applied.
+        guard (-30_610_224_000...253_402_300_799).contains(local - offsetSeconds) else { return nil }
+        secondsSinceEpoch = local - offsetSeconds
+    }
 }

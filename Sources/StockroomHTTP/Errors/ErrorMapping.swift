@@ -14,6 +14,7 @@ enum ErrorMapping {
             return error.response
         case let error as StoreError:
             if case .insufficientStock = error { context.application.metrics.stockConflict() }
+            if case .promoCodeExhausted = error { context.application.metrics.promoCodeExhausted() }
             return httpError(for: error).response
         case let error as MariaDBError:
             return response(for: error, context: context)
@@ -52,6 +53,26 @@ enum ErrorMapping {
             return .unauthorized
         case .idempotencyKeyReused:
             return HTTPError(422, "idempotency_key_reused", "This Idempotency-Key was used with a different request body.")
+        case .promoCodeNotFound:
+            return HTTPError(404, "promo_code_not_found", "No such promo code.")
+        case .promoCodeTaken:
+            return HTTPError(409, "promo_code_taken", "A promo code with this text already exists.", extra: [("field", .string("code"))])
+        case .promoCodeInvalid(atCheckout: false):
+            return HTTPError(422, "promo_code_invalid", "No such promo code is valid now.", extra: [("field", .string("code"))])
+        case .promoCodeInvalid(atCheckout: true):
+            return HTTPError(409, "promo_code_invalid", "The promo code is unknown or not valid now.")
+        case .promoCodeExhausted:
+            return HTTPError(409, "promo_code_exhausted", "The promo code has no redemption left for you.")
+        case .promoCodeNotApplicable:
+            return HTTPError(409, "promo_code_not_applicable", "The order does not reach the promo code's minimum subtotal.")
+        case .cartEmpty:
+            return HTTPError(409, "cart_empty", "The cart is empty.")
+        case .cartItemNotFound:
+            return HTTPError(404, "cart_item_not_found", "This product is not in the cart.")
+        case .cartLineLimit(quantity: true):
+            return .validation("quantity", "A cart line holds \(Cart.quantityRange.lowerBound) to \(Cart.quantityRange.upperBound) units.")
+        case .cartLineLimit(quantity: false):
+            return .validation("product_id", "A cart holds at most \(Cart.maximumLines) lines.")
         }
     }
 

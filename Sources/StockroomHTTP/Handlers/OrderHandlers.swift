@@ -14,7 +14,7 @@ enum OrderHandlers {
         let request: OrderRequest
         let key: String?
         do {
-            let body = try context.jsonBody(allowed: ["items", "product_id", "quantity"])
+            let body = try context.jsonBody(allowed: ["items", "product_id", "quantity", "promo_code"])
             request = try OrderRequest(body: body)
             key = try OrderRequest.validatedIdempotencyKey(context.request.parameters["HTTP_IDEMPOTENCY_KEY"])
         } catch {

@@ -13,6 +13,9 @@ public final class StockroomMetrics: Sendable {
     private let stockConflicts: CoreMetrics.Counter
     private let lockHold: CoreMetrics.Timer
     private let lockWait: CoreMetrics.Timer
+    private let checkoutLockHold: CoreMetrics.Timer
+    private let checkoutLockWait: CoreMetrics.Timer
+    private let promoCodesExhausted: CoreMetrics.Counter
 
     /// Bootstraps the global metrics system once per process with a Prometheus registry.
     public static func bootstrap() -> StockroomMetrics {
@@ -36,6 +39,9 @@ public final class StockroomMetrics: Sendable {
         stockConflicts = CoreMetrics.Counter(label: "stockroom_stock_conflicts_total")
         lockHold = CoreMetrics.Timer(label: "stockroom_order_lock_hold_seconds")
         lockWait = CoreMetrics.Timer(label: "stockroom_order_lock_wait_seconds")
+        checkoutLockHold = CoreMetrics.Timer(label: "stockroom_checkout_lock_hold_seconds")
+        checkoutLockWait = CoreMetrics.Timer(label: "stockroom_checkout_lock_wait_seconds")
+        promoCodesExhausted = CoreMetrics.Counter(label: "stockroom_promo_code_exhausted_total")
     }
 
     func databaseError(_ error: MariaDBError) {
@@ -48,7 +54,14 @@ public final class StockroomMetrics: Sendable {
         lockWait.recordNanoseconds(lockWaitNanoseconds)
         lockHold.recordNanoseconds(lockHeldNanoseconds)
     }
+    /// A checkout counts as an order placed; its product locks are timed apart from direct orders'.
+    func checkedOut(lockWaitNanoseconds: Int64, lockHeldNanoseconds: Int64) {
+        ordersPlaced.increment()
+        checkoutLockWait.recordNanoseconds(lockWaitNanoseconds)
+        checkoutLockHold.recordNanoseconds(lockHeldNanoseconds)
+    }
     func stockConflict() { stockConflicts.increment() }
+    func promoCodeExhausted() { promoCodesExhausted.increment() }
     func connectionCheckedOut() { connectionsInUse.increment() }
     func connectionReturned() { connectionsInUse.decrement() }
     public func connectionOpened() { connectionsOpen.increment() }

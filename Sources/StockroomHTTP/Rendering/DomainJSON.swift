@@ -32,8 +32,61 @@ extension Order {
                     ("line_total", .number(line.lineTotal.description)),
                 ])
             })),
-            ("total", .number(total.description)), ("created_at", .string(createdAt.rfc3339)),
+        ] + pricing.jsonMembers + [
+            ("promo_code", promoCode.map { .string($0) } ?? .null),
+            ("created_at", .string(createdAt.rfc3339)), ("updated_at", .string(updatedAt.rfc3339)),
+        ])
+    }
+}
+
+extension Pricing {
+    var jsonMembers: [(key: String, value: JSONValue)] {
+        [("subtotal", .number(subtotal.description)), ("discount", .number(discount.description)),
+         ("delivery", .number(delivery.description)), ("tax", .number(tax.description)), ("total", .number(total.description))]
+    }
+}
+
+extension Cart {
+    var json: JSONValue {
+        .object([
+            ("items", .array(lines.map { line in
+                .object([
+                    ("product_id", .number(String(line.productID))), ("name", .string(line.name)),
+                    ("quantity", .number(String(line.quantity))), ("unit_price", .number(line.unitPrice.description)),
+                    ("line_total", .number(line.lineTotal.description)),
+                ])
+            })),
+            ("promo_code", promoCode.map { .string($0) } ?? .null), ("promo_code_applies", .bool(promoCodeApplies)),
+        ] + pricing.jsonMembers + [
+            ("updated_at", updatedAt.map { .string($0.rfc3339) } ?? .null),
+        ])
+    }
+}
+
+extension PromoCode {
+    func json(at now: Timestamp) -> JSONValue {
+        let (kind, value): (String, Money) = switch fields.discount {
+        case .percent(let basisPoints): ("percent", Money(cents: basisPoints))
+        case .amount(let amount): ("amount", amount)
+        }
+        func limit(_ value: Int64?) -> JSONValue { value.map { .number(String($0)) } ?? .null }
+        func time(_ value: Timestamp?) -> JSONValue { value.map { .string($0.rfc3339) } ?? .null }
+        return .object([
+            ("id", .number(String(id))), ("code", .string(fields.code)), ("kind", .string(kind)),
+            ("value", .number(value.description)), ("min_subtotal", .number(fields.minSubtotal.description)),
+            ("max_redemptions", limit(fields.maxRedemptions)), ("max_per_user", limit(fields.maxPerUser)),
+            ("starts_at", time(fields.startsAt)), ("ends_at", time(fields.endsAt)), ("active", .bool(isActive(at: now))),
+            ("redemptions", .number(String(redemptions))), ("created_at", .string(createdAt.rfc3339)),
             ("updated_at", .string(updatedAt.rfc3339)),
+        ])
+    }
+}
+
+extension PricingPolicy {
+    var json: JSONValue {
+        .object([
+            ("tax_rate", .number(taxRateText)), ("delivery_fee", .number(deliveryFee.description)),
+            ("free_delivery_from", freeDeliveryFrom.map { .number($0.description) } ?? .null),
         ])
     }
 }

@@ -38,6 +38,10 @@ extension OrderRequest {
         } else if let line = try line(from: body) {
             lines.append(line)
         }
+        var promoCode: String?
+        if let value = body.value("promo_code"), value != .null {
+            promoCode = try body.string("promo_code")
+        }
         var seen = Set<Int64>()
         for line in lines where !seen.insert(line.productID).inserted {
             throw HTTPError.validation("items", "Product \(line.productID) appears more than once; give it one line.")
@@ -47,7 +51,7 @@ extension OrderRequest {
             throw HTTPError(404, "product_not_found", "The product does not exist.",
                             extra: literal.utf8.count <= 64 ? [("product_id", .number(literal))] : [])
         }
-        self.init(lines: lines)
+        self.init(lines: lines, promoCode: promoCode)
     }
 
     /// Idempotency-Key: 1..255 visible ASCII characters.
@@ -78,5 +82,74 @@ extension Product.Fields {
             throw HTTPError.validation("name", "name must not be only spaces.")
         }
         return name
+    }
+}
+
+/// POST /api/v1/cart/items and PUT /api/v1/cart/items/{id}.
+struct CartLineRequest {
+    let productID: Int64
+    let quantity: Int64
+
+    /// `{"product_id", "quantity"}`; a product id beyond Int64 names no product (404).
+    static func adding(_ body: ObjectReader) throws -> CartLineRequest {
+        let productID = try body.identifier("product_id")
+        let quantity = try body.integer("quantity", in: Cart.quantityRange)
+        guard let productID else {
+            var extra: [(key: String, value: JSONValue)] = []
+            if case .number(let literal)? = body.value("product_id"), literal.utf8.count <= 64 { extra = [("product_id", .number(literal))] }
+            throw HTTPError(404, "product_not_found", "The product does not exist.", extra: extra)
+        }
+        return CartLineRequest(productID: productID, quantity: quantity)
+    }
+}
+
+extension PromoCode.Fields {
+    /// The body of POST and PUT /api/v1/promo-codes.
+    init(body: ObjectReader) throws {
+        let code = try body.string("code")
+        guard PromoCode.isValidCode(code) else {
+            throw HTTPError.validation("code", "code must be 3 to 32 characters of A-Z, a-z, 0-9, '_', '-'.")
+        }
+        let kind = try body.string("kind")
+        let discount: PromoCode.Discount
+        switch kind {
+        case "percent":
+            let value = try body.money("value")
+            guard value.cents >= 1, value.cents <= 10_000 else {
+                throw HTTPError.validation("value", "A percent code's value is 0.01 to 100.00.")
+            }
+            discount = .percent(basisPoints: value.cents)
+        case "amount":
+            let value = try body.money("value")
+            guard value.cents >= 1 else { throw HTTPError.validation("value", "An amount code's value is above 0.") }
+            discount = .amount(value)
+        default:
+            throw HTTPError.validation("kind", "kind must be \"percent\" or \"amount\".")
+        }
+        let minSubtotal = try body.optional("min_subtotal") { try body.money("min_subtotal") } ?? .zero
+        let maxRedemptions = try body.optional("max_redemptions") { try body.integer("max_redemptions", in: PromoCode.limitRange) }
+        let maxPerUser = try body.optional("max_per_user") { try body.integer("max_per_user", in: PromoCode.limitRange) }
+        let startsAt = try body.optional("starts_at") { try Self.time(body, "starts_at") }
+        let endsAt = try body.optional("ends_at") { try Self.time(body, "ends_at") }
+        if let startsAt, let endsAt, endsAt <= startsAt {
+            throw HTTPError.validation("ends_at", "ends_at must be after starts_at.")
+        }
+        self.init(code: code, discount: discount, minSubtotal: minSubtotal, maxRedemptions: maxRedemptions,
+                  maxPerUser: maxPerUser, startsAt: startsAt, endsAt: endsAt)
+    }
+
+    private static func time(_ body: ObjectReader, _ name: String) throws -> Timestamp {
+        guard let time = Timestamp(rfc3339: try body.string(name)) else {
+            throw HTTPError.validation(name, "'\(name)' must be an RFC 3339 date and time, e.g. 2026-12-24T00:00:00Z.")
+        }
+        return time
+    }
+}
+
+extension ObjectReader {
+    /// `read()` of a field that may be missing or null (then nil).
+    func optional<T>(_ name: String, _ read: () throws -> T) throws -> T? {
+        guard let value = value(name), value != .null else { return nil }
+        return try read()
     }
 }

@@ -31,6 +31,10 @@ public struct ResponderSettings: Sendable {
     public var connectionIdleTimeoutSeconds: Int
     public var sessionLifetimeSeconds: Int64
     public var testHooksEnabled: Bool
+    /// Hundredths of a percent (13.00% is 1300).
+    public var taxRateBasisPoints: Int64
+    public var deliveryFeeCents: Int64
+    public var freeDeliveryFromCents: Int64?
     public var database: MariaDBConfiguration
 
     public init(environment: [String: String], socketFlag: String? = nil, threadsFlag: Int? = nil) throws {
@@ -45,6 +49,10 @@ public struct ResponderSettings: Sendable {
         connectionIdleTimeoutSeconds = reader.integer(.idleTimeout, in: 1...3600)
         sessionLifetimeSeconds = Int64(reader.integer(.sessionLifetime, in: 1...31_536_000))
         testHooksEnabled = reader.flag(.testHooks)
+        let money = "money from 0.00 to 99999999.99 with at most two decimals"
+        taxRateBasisPoints = reader.hundredths(.taxRate, in: 0...10_000, expected: "a percent from 0 to 100 with at most two decimals") ?? 0
+        deliveryFeeCents = reader.hundredths(.deliveryFee, in: 0...9_999_999_999, expected: money) ?? 0
+        freeDeliveryFromCents = reader.hundredths(.freeDeliveryFrom, in: 0...9_999_999_999, expected: money)
         database = MariaDBConfiguration(reading: &reader)
         try reader.finish()
     }

@@ -58,6 +58,16 @@ extension Setting {
         "STOCKROOM_TEST_HOOKS", default: "0", [.responder],
         "**Test only.** `1` honours the `X-Stockroom-Test-Lock-Delay-Ms` request header (an order sleeps up to 60 s holding its row locks; the fault suite uses it); `0` ignores it. Never 1 in production: any client could hold product rows.")
 
+    public static let taxRate = Setting(
+        "STOCKROOM_TAX_RATE", default: "0", [.responder],
+        "The store's tax rate in percent, 0 to 100 with at most two decimals (`13`, `7.25`): `tax` = (subtotal − discount + delivery) × rate / 100, half up to the cent.")
+    public static let deliveryFee = Setting(
+        "STOCKROOM_DELIVERY_FEE", default: "0.00", [.responder],
+        "Delivery charged on a non-empty cart or order, money (0.00 to 99999999.99, at most two decimals).")
+    public static let freeDeliveryFrom = Setting(
+        "STOCKROOM_FREE_DELIVERY_FROM", default: "", [.responder],
+        "Money: delivery is free when subtotal − discount reaches it. Unset: never free.")
+
     public static let databaseSocket = Setting(
         "STOCKROOM_DB_SOCKET", default: "", everyProgram,
         "MariaDB's unix socket; when set, `STOCKROOM_DB_HOST` and `STOCKROOM_DB_PORT` are not used.")
@@ -98,6 +108,7 @@ extension Setting {
     public static let all: [Setting] = [
         environmentFile, logLevel,
         socket, socketGroup, threads, shutdownTimeout, idleTimeout, sessionLifetime, testHooks,
+        taxRate, deliveryFee, freeDeliveryFrom,
         databaseSocket, databaseHost, databasePort, databaseUser, databasePassword, databaseName,
         databaseTimeout, lockWaitTimeout, statementCache,
         processDelay, workerBatch, workerPollInterval,

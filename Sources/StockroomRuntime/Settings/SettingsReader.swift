@@ -59,6 +59,31 @@ public struct SettingsReader {
         return value
     }
 
+    /// A decimal with at most two decimals, as hundredths (`7.25` is 725), within `range` (also in
+    /// hundredths); nil when unset and the setting has no default.
+    public mutating func hundredths(_ setting: Setting, in range: ClosedRange<Int64>, expected: String) -> Int64? {
+        let fallback = Self.hundredths(setting.defaultText)
+        guard let text = given(setting) else { return fallback }
+        guard let value = Self.hundredths(text), range.contains(value) else {
+            refuse(setting, text, expected)
+            return fallback
+        }
+        return value
+    }
+
+    /// `12`, `12.5`, `12.50`: digits, then at most two decimals; no sign, no exponent.
+    static func hundredths(_ text: String) -> Int64? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty, whole.count <= 12, whole.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return nil
+        }
+        var fraction = parts.count == 2 ? String(parts[1]) : "0"
+        guard !fraction.isEmpty, fraction.count <= 2, fraction.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        if fraction.count == 1 { fraction += "0" }
+        guard let wholeValue = Int64(whole), let fractionValue = Int64(fraction) else { return nil }
+        return wholeValue * 100 + fractionValue
+    }
+
     public mutating func flag(_ setting: Setting) -> Bool {
         let fallback = setting.defaultText == "1"
         guard let text = given(setting) else { return fallback }
