@@ -269,7 +269,7 @@ def test_max_per_user_with_a_checkout_and_direct_orders_at_once(url, api, admin_
 def test_mixed_load_of_carts_checkouts_orders_cancels_restocks(url, api, admin_api, admin_token, make_product,
                                                               make_promo_code):
     duration = 30.0
-    initial = 150
+    initial = 400
     products = [make_product(price=D(price), stock=initial) for price in ("1.00", "2.50", "7.99")]
     pids = [p["id"] for p in products]
     code = make_promo_code(kind="percent", value=D("10.00"), max_redemptions=25, max_per_user=3)

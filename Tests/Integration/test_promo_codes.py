@@ -116,6 +116,8 @@ def test_create_with_every_field(admin_api):
     assert c["max_redemptions"] == 1_000_000_000 and c["max_per_user"] == 1, c
     assert c["starts_at"] == "2030-01-01T00:00:00Z" and c["ends_at"] == "2030-02-01T00:00:00Z", c
     assert c["active"] is False, c  # not yet started
+    # read back from the database: the same (its bounds are at midnight UTC)
+    assert get_promo_code(admin_api, c["id"]) == c
 
 
 @pytest.mark.parametrize(
@@ -137,6 +139,7 @@ def test_active_is_now_within_the_window(admin_api, window, active):
                                         201))
     assert c["active"] is active, c
     assert c["starts_at"] == starts and c["ends_at"] == ends, c
+    assert get_promo_code(admin_api, c["id"]) == c
 
 
 @pytest.mark.parametrize("kind,value", [("percent", "0.01"), ("percent", "100.00"), ("percent", "100"),
@@ -468,6 +471,27 @@ def test_deleted_code_stops_applying_and_orders_keep_it(api, admin_api, make_pro
     # without the code the cart checks out
     assert_status(api.delete("/api/v1/cart/promo-code", token=carted["token"]), 200)
     assert_order(assert_status(checkout(api, carted["token"]), 201))
+
+
+def test_window_bounds_at_midnight_utc_are_kept(api, admin_api, make_product, make_promo_code, new_user):
+    """A bound at 00:00:00 UTC is a bound like any other: read back, listed, and enforced by carts,
+    checkout and direct orders."""
+    today = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT00:00:00Z")  # already past
+    later = (dt.datetime.now(dt.timezone.utc) + 2 * DAY).strftime("%Y-%m-%dT00:00:00Z")  # not yet
+    p = make_product(price=D("10.00"), stock=10)
+    buyer = new_user("pmid")
+    fill_cart(api, buyer["token"], (p["id"], 1))
+    for fields in ({"ends_at": today}, {"starts_at": later}, {"starts_at": "2099-01-01T00:00:00Z"}):
+        code = make_promo_code(**fields)
+        assert code["active"] is False, code
+        again = get_promo_code(admin_api, code["id"])
+        assert again == code, f"POST answered {code}, GET answers {again}"
+        listed = assert_status(admin_api.get(PROMO_CODES, params={"after": code["id"] - 1, "limit": 1}), 200)
+        assert listed["items"] == [code], listed
+        assert_error(apply_code(api, code["code"], token=buyer["token"]), 422, "promo_code_invalid", field="code")
+        assert_error(place_order(api, {"product_id": p["id"], "quantity": 1, "promo_code": code["code"]},
+                                 token=buyer["token"]), 409, "promo_code_invalid")
+    assert product_stock(api, p["id"]) == 10
 
 
 def test_code_ended_or_not_started_by_put_stops_applying(api, admin_api, make_promo_code, carted):

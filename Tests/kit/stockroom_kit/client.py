@@ -562,9 +562,9 @@ def assert_promo_code(p: Any) -> dict[str, Any]:
     return p
 
 
-def promo_body(code: str | None = None, kind: str = "percent", value: Any = Decimal("10.00"), **extra: Any) -> dict[str, Any]:
-    """A POST/PUT /api/v1/promo-codes body (a fresh code text unless given)."""
-    body = {"code": code or unique_code(), "kind": kind, "value": value}
+def promo_body(code: Any = _NOTHING, kind: str = "percent", value: Any = Decimal("10.00"), **extra: Any) -> dict[str, Any]:
+    """A POST/PUT /api/v1/promo-codes body (a fresh code text unless `code` is given, even None or "")."""
+    body = {"code": unique_code() if code is _NOTHING else code, "kind": kind, "value": value}
     body.update(extra)
     return body
 
