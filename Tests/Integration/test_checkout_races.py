@@ -24,6 +24,7 @@ from stockroom_kit.client import (
     assert_error,
     assert_order,
     assert_same_order,
+    assert_status,
     cancel_path,
     cart_lines,
     checkout,
@@ -422,3 +423,76 @@ def test_mixed_load_of_carts_checkouts_orders_cancels_restocks(url, api, admin_a
     per_user = Counter(o["user_id"] for o in with_code)
     assert all(n <= 3 for n in per_user.values()), per_user
     assert_check_clean()
+
+
+# ---------------------------------------------------------------- deletes racing cart writes and checkouts
+
+
+def test_adds_racing_a_product_delete_leave_no_line_of_it(url, api, admin_api, admin_token, make_product, new_user):
+    """Adds of a product by 10 users racing its DELETE: each add answers 200 (it came first, and the
+    delete then removed the line) or 404 product_not_found; afterwards no cart shows the product."""
+    users = [new_user("rdel") for _ in range(10)]
+    seen = Counter()
+    for round_ in range(3):
+        p = make_product(stock=100)
+        other = make_product(stock=100)
+        for u in users:
+            assert_status(api.delete("/api/v1/cart", token=u["token"]), 204)
+            fill_cart(api, u["token"], (other["id"], 1))
+        tokens = [u["token"] for u in users] + [admin_token]
+
+        def act(c, i):
+            if i == len(users):
+                time.sleep(0.002 + 0.006 * round_)  # later each round: some adds come first
+                return c.delete(f"/api/v1/products/{p['id']}", timeout=RACE_TIMEOUT)
+            return add_to_cart(c, p["id"], 1, timeout=RACE_TIMEOUT)
+
+        responses = race(url, tokens, act)
+        assert_status(responses[-1], 204)
+        t = tally(responses[:-1])
+        assert set(t) <= {(200, None), (404, "product_not_found")}, dict(t)
+        seen.update(t)
+        for u in users:
+            assert_cart(get_cart(api, u["token"]), lines=[(other["id"], 1)])
+        # the product is gone for the cart routes too
+        assert_error(add_to_cart(api, p["id"], 1, token=users[0]["token"]), 404, "product_not_found")
+    observe(f"carts: 10 adds racing a product DELETE, 3 rounds: {dict(seen)}; no cart kept the product")
+
+
+def test_checkouts_racing_a_promo_code_delete(url, api, admin_api, admin_token, make_product, make_promo_code):
+    """10 checkouts with a code racing the code's DELETE: each is 201 with the code (before the
+    delete) or 409 promo_code_invalid with its cart untouched; redemptions = orders with it."""
+    p = make_product(price=D("10.00"), stock=500)
+    buyers = new_customers(api, 10, "rpdel")
+    seen = Counter()
+    for round_ in range(3):
+        code = make_promo_code(kind="amount", value=D("1.00"))
+        for b in buyers:
+            fill_cart(api, b["token"], (p["id"], 1), code=code["code"])
+        stock = product_stock(api, p["id"])
+        tokens = [b["token"] for b in buyers] + [admin_token]
+
+        def act(c, i):
+            if i == len(buyers):
+                time.sleep(random.uniform(0, 0.01))
+                return c.delete(f"/api/v1/promo-codes/{code['id']}", timeout=RACE_TIMEOUT)
+            return checkout(c, timeout=RACE_TIMEOUT)
+
+        responses = race(url, tokens, act)
+        assert_status(responses[-1], 204)
+        t = tally(responses[:-1])
+        assert set(t) <= {(201, None), (409, "promo_code_invalid")}, dict(t)
+        seen.update(t)
+        won = 0
+        for b, r in zip(buyers, responses):
+            if r.status_code == 201:
+                won += 1
+                o = assert_order(jbody(r))
+                assert o["promo_code"] == code["code"] and o["discount"] == D("1.00"), o
+                assert_cart(get_cart(api, b["token"]), lines=[])
+            else:
+                assert_cart(get_cart(api, b["token"]), lines=[(p["id"], 1)], promo_code=code["code"], applies=False)
+                assert_status(api.delete("/api/v1/cart", token=b["token"]), 204)
+        assert product_stock(api, p["id"]) == stock - won
+    assert_check_clean()
+    observe(f"checkout: 10 checkouts racing their code's DELETE, 3 rounds: {dict(seen)}")
