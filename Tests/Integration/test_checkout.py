@@ -432,3 +432,23 @@ def test_product_delete_racing_checkout(url, api, admin_api, make_product, new_u
         mine = [o["id"] for o in list_all_orders(api, buyer["token"])]
         assert mine == ([jbody(co)["id"]] if co.status_code == 201 else []), mine
     observe(f"checkout racing a product delete, {rounds} rounds: {dict(seen)}")
+
+
+# ---------------------------------------------------------------- totals beyond DECIMAL(12,2)
+
+
+def test_checkout_beyond_the_largest_total_is_422_and_changes_nothing(api, make_product, new_user):
+    """The orders rule (DECISIONS.md): a subtotal or total above 9999999999.99 is 422 field "items";
+    the cart (whose amounts are computed, not stored) may show it, checkout refuses it."""
+    big = make_product(price=D("99999999.99"), stock=1000)
+    buyer = new_user("cobig")
+    cart = fill_cart(api, buyer["token"], (big["id"], 1000))
+    assert cart["subtotal"] == D("99999999990.00"), cart
+    assert_error(checkout(api, buyer["token"]), 422, "validation_failed", field="items")
+    assert get_cart(api, buyer["token"]) == cart
+    assert product_stock(api, big["id"]) == 1000 and _own_orders(api, buyer["token"]) == []
+    # just inside: 100 x 99999999.99 = 9999999999.00
+    assert_status(api.put(f"/api/v1/cart/items/{big['id']}", json={"quantity": 100}, token=buyer["token"]), 200)
+    o = assert_order(assert_status(checkout(api, buyer["token"]), 201))
+    assert o["total"] == D("9999999999.00"), o
+    assert product_stock(api, big["id"]) == 900

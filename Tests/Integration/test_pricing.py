@@ -336,3 +336,17 @@ def test_cart_is_priced_with_current_prices(api, admin_api, make_product, new_us
     assert amounts(cart) == want
     o = _checkout_order(api, buyer, want)
     assert o["items"][0]["unit_price"] == D("60.00") and o["items"][0]["name"] == p["name"] + " v2", o
+
+
+def test_total_beyond_the_largest_amount_is_422(api, make_product, new_user, example_settings):
+    """9999999999.00 fits, but with 13 % tax the total does not: 422 field "items" for checkout and a
+    direct order, and nothing changes."""
+    big = make_product(price=D("99999999.99"), stock=1000)
+    buyer = new_user("prbig")
+    cart = fill_cart(api, buyer["token"], (big["id"], 100))
+    assert amounts(cart) == _priced("9999999999.00", "0.00", "0.00", "1299999999.87", "11299999998.87"), cart
+    assert_error(checkout(api, buyer["token"]), 422, "validation_failed", field="items")
+    assert_error(place_order(api, order_body((big["id"], 100)), token=buyer["token"]), 422, "validation_failed",
+                 field="items")
+    assert get_cart(api, buyer["token"]) == cart
+    assert product_stock(api, big["id"]) == 1000
