@@ -3,9 +3,9 @@ import MariaDB
 
 /// The order transaction. Everything that needs no lock happens before the first one: the
 /// idempotency check and the order row. Then the product rows are locked in ascending id order
-/// with one SELECT ... FOR UPDATE and checked, the promo code's row is locked and checked, one
-/// multi-row INSERT writes the lines (whose trigger appends the ledger rows, whose trigger takes
-/// the stock: sql/005), one UPDATE prices the order and redeems the code (sql/006's trigger);
+/// with one SELECT ... FOR UPDATE and checked, one multi-row INSERT writes the lines (whose
+/// trigger appends the ledger rows, whose trigger takes the stock: sql/005), the promo code's row
+/// is locked and checked, one UPDATE prices the order and redeems the code (sql/006's trigger);
 /// COMMIT. Checkout (OrderStore+Checkout) runs the same steps on the lines of the cart.
 extension OrderStore {
     /// Who is buying. Without an Idempotency-Key the session is checked by the order row's own
@@ -114,8 +114,12 @@ extension OrderStore {
     }
 
     /// The order's lines under the product locks, its code under the code's lock, its pricing.
+    /// `beforeCodeLock` runs once the lines are written, before the code's row is locked (checkout
+    /// empties the cart there): the code's row, which every order with that code waits on, is
+    /// held only for the pricing UPDATE and the COMMIT.
     func write(_ requested: [OrderRequest.Line], orderID: Int64, userID: Int64, promoCode choice: PromoCodeChoice?,
-               at now: Timestamp, times: LockTimes, _ connection: MariaDBConnection) throws -> Order {
+               at now: Timestamp, times: LockTimes, _ connection: MariaDBConnection,
+               beforeCodeLock: (MariaDBConnection) throws -> Void = { _ in }) throws -> Order {
         times.requestedAt = MonotonicTime.nanoseconds()
         // First lock: rows in ascending id order (the IN list is sorted; InnoDB scans the primary key).
         let rows = try connection.rows(Statements.LockForSale(ids: requested.map(\.productID)))
@@ -142,17 +146,17 @@ extension OrderStore {
                                     unitPrice: product.price, lineTotal: lineTotal))
         }
         let subtotal = Order.subtotal(of: lines)
+        guard subtotal <= Order.maximumAmount else { throw StoreError.amountTooLarge(lineTotal: false) }
+        // One statement: the lines, and through the triggers of sql/005 the ledger rows and the
+        // stock they take, while the rows are still locked.
+        try connection.execute(Statements.InsertLines(orderID: orderID, lines: lines))
+        try beforeCodeLock(connection)
         var code: PromoCodeUse?
         if let choice {
             code = try lockedCode(choice, userID: userID, subtotal: subtotal, at: now, connection)
         }
         let pricing = Pricing.price(subtotal: subtotal, hasLines: true, discount: code?.fields.discount, policy: pricingPolicy)
-        guard subtotal <= Order.maximumAmount, pricing.total <= Order.maximumAmount else {
-            throw StoreError.amountTooLarge(lineTotal: false)
-        }
-        // One statement: the lines, and through the triggers of sql/005 the ledger rows and the
-        // stock they take, while the rows are still locked.
-        try connection.execute(Statements.InsertLines(orderID: orderID, lines: lines))
+        guard pricing.total <= Order.maximumAmount else { throw StoreError.amountTooLarge(lineTotal: false) }
         try connection.execute(Statements.Price(orderID: orderID, pricing: pricing, promoCode: code.map { ($0.id, $0.code) }))
         return Order(id: orderID, userID: userID, status: .pending, lines: lines, pricing: pricing,
                      promoCode: code?.code, createdAt: now, updatedAt: now)
