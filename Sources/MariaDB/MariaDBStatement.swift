@@ -6,7 +6,7 @@ final class MariaDBStatement {
     /// How a result column is fetched: integers and times in binary (their text conversion in
     /// Connector/C goes through sprintf), everything else as the text the server sends.
     private enum ColumnKind {
-        case signedInteger, unsignedInteger, dateTime, text
+        case signedInteger, unsignedInteger, date, dateTime, text
     }
 
     /// The bind buffers of a result's columns, made from its metadata and reused for every row.
@@ -34,7 +34,7 @@ final class MariaDBStatement {
                         types.append(MYSQL_TYPE_LONGLONG)
                         capacities.append(8)
                     case MYSQL_TYPE_DATETIME, MYSQL_TYPE_TIMESTAMP, MYSQL_TYPE_DATE:
-                        kinds.append(.dateTime)
+                        kinds.append(type == MYSQL_TYPE_DATE ? .date : .dateTime)
                         types.append(type)
                         capacities.append(MemoryLayout<MYSQL_TIME>.size)
                     default:
@@ -212,8 +212,9 @@ final class MariaDBStatement {
                 Self.appendDecimal(results.buffers[index].load(as: Int64.self), to: &storage)
             case .unsignedInteger:
                 Self.appendDecimal(results.buffers[index].load(as: UInt64.self), to: &storage)
-            case .dateTime:
-                Self.appendDateTime(results.buffers[index].load(as: MYSQL_TIME.self), to: &storage)
+            case .date, .dateTime:
+                Self.appendDateTime(results.buffers[index].load(as: MYSQL_TIME.self), withTime: results.kinds[index] == .dateTime,
+                                    to: &storage)
             case .text:
                 let length = Int(results.lengths[index])
                 if length <= results.capacities[index] {
@@ -245,8 +246,10 @@ final class MariaDBStatement {
         }
     }
 
-    /// `YYYY-MM-DD hh:mm:ss` (DATE: `YYYY-MM-DD`), the text form MariaDB itself gives.
-    private static func appendDateTime(_ time: MYSQL_TIME, to storage: inout [UInt8]) {
+    /// `YYYY-MM-DD hh:mm:ss` (DATE: `YYYY-MM-DD`), the text form MariaDB itself gives. Whether the
+    /// time is written follows the column's type, not `time_type`: the binary protocol sends a
+    /// DATETIME at 00:00:00 as a date alone, and Connector/C then marks it MYSQL_TIMESTAMP_DATE.
+    private static func appendDateTime(_ time: MYSQL_TIME, withTime: Bool, to storage: inout [UInt8]) {
         func two(_ value: UInt32) {
             storage.append(UInt8(value / 10 % 10) + 0x30)
             storage.append(UInt8(value % 10) + 0x30)
@@ -257,7 +260,7 @@ final class MariaDBStatement {
         two(time.month)
         storage.append(UInt8(ascii: "-"))
         two(time.day)
-        guard time.time_type != MYSQL_TIMESTAMP_DATE else { return }
+        guard withTime else { return }
         storage.append(UInt8(ascii: " "))
         two(time.hour)
         storage.append(UInt8(ascii: ":"))

@@ -21,6 +21,10 @@ struct MariaDBConnectionTests {
         #expect(row.int(3) == -9_223_372_036_854_775_807)
         #expect(row.bytes(4) == [0, 255, 1])
         #expect(row.string(5) == "2026-01-09 14:06:33")
+        // At midnight the binary protocol sends a DATETIME as a date alone: still a DATETIME here.
+        try connection.query("UPDATE items SET at = ? WHERE id = 1", [.string("2026-01-09 00:00:00")])
+        #expect(try connection.query("SELECT at, CAST(at AS DATE) FROM items WHERE id = 1").first.map { [$0.string(0), $0.string(1)] }
+            == ["2026-01-09 00:00:00", "2026-01-09"])
         try connection.query("UPDATE items SET label = ? WHERE id = 1", [.null])
         #expect(try connection.query("SELECT label FROM items WHERE id = 1").first?.string(0) == nil)
     }

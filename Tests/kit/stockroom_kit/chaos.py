@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 import requests
 
-from .client import ORDERS, Api, assert_status, cancel_path, list_all_orders, order_path
+from .client import CHECKOUT, ORDERS, Api, assert_status, cancel_path, list_all_orders, order_path
 from .fastcgi import FcgiConnectionClosed, FcgiResponse, fcgi_call
 from .stack import (
     CONNECT_TIMEOUT,
@@ -110,6 +110,29 @@ class DelayedOrder(threading.Thread):
             f"error: {self.error!r})"
         )
         return held
+
+
+class DelayedCheckout(DelayedOrder):
+    """A checkout of the token's cart (issue 10) sent straight to responder `index` with
+    X-Stockroom-Test-Lock-Delay-Ms: it sleeps holding its cart row and the row locks of its products
+    (`product_id`: one of them, the one `wait_holding` watches). No body; an Idempotency-Key."""
+
+    def __init__(self, index: int, token: str, product_id: int, delay_ms: int, key: str | None = None):
+        super().__init__(index, token, product_id, delay_ms, key or "chaos-checkout-" + uuid.uuid4().hex)
+        self.name = f"delayed-checkout-{product_id}"
+
+    def run(self) -> None:
+        try:
+            self.response = fcgi_call(
+                responder_socket(self.index), "POST", CHECKOUT,
+                headers={"Authorization": f"Bearer {self.token}", "Idempotency-Key": self.key,
+                         "X-Stockroom-Test-Lock-Delay-Ms": str(self.delay_ms)},
+                timeout=REQUEST_TIMEOUT, on_sent=lambda: setattr(self, "sent_at", time.monotonic()),
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported by the case
+            self.error = exc
+        finally:
+            self.ended_at = time.monotonic()
 
 
 # ---------------------------------------------------------------------------- the load

@@ -288,8 +288,9 @@ def create_admin(username: str, password: str = PASSWORD) -> None:
 # Orders (issue 3): shapes, requests, polling
 
 ORDERS = "/api/v1/orders"
-ORDER_KEYS = {"id", "user_id", "status", "items", "subtotal", "discount", "delivery", "tax", "total", "promo_code",
-              "created_at", "updated_at"}
+# Issue 10 added the pricing fields (subtotal, discount, delivery, tax, promo_code; total is the priced total).
+ORDER_PRICING_KEYS = {"subtotal", "discount", "delivery", "tax", "promo_code"}
+ORDER_KEYS = {"id", "user_id", "status", "items", "total", "created_at", "updated_at"} | ORDER_PRICING_KEYS
 ORDER_ITEM_KEYS = {"product_id", "name", "quantity", "unit_price", "line_total"}
 ORDER_STATUSES = ("pending", "processed", "cancelled")
 MAX_ORDER_TOTAL = Decimal("9999999999.99")  # DECIMAL(12,2)
@@ -326,8 +327,8 @@ def _is_int(v: Any) -> bool:
 
 
 def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] | None = None) -> dict[str, Any]:
-    """Exact order shape; items in ascending product_id; line_total = unit_price x quantity; subtotal = sum;
-    total = subtotal - discount + delivery + tax."""
+    """Exact order shape; items in ascending product_id; line_total = unit_price x quantity;
+    subtotal = sum of the lines; total = subtotal - discount + delivery + tax (issue 10)."""
     assert isinstance(o, dict) and set(o) == ORDER_KEYS, f"order shape: {o!r}"
     assert _is_int(o["id"]) and o["id"] > 0, o
     assert _is_int(o["user_id"]) and o["user_id"] > 0, o
@@ -353,9 +354,13 @@ def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] |
     pids = [item["product_id"] for item in items]
     assert pids == sorted(set(pids)), f"items not in ascending, distinct product_id: {pids}"
     assert assert_money(o["subtotal"]) == total, f"subtotal {o['subtotal']} != sum of lines {total}: {o}"
-    priced = assert_money(o["subtotal"]) - assert_money(o["discount"]) + assert_money(o["delivery"]) + assert_money(o["tax"])
-    assert assert_money(o["total"]) == priced, f"total {o['total']} != subtotal - discount + delivery + tax: {o}"
-    assert o["promo_code"] is None or isinstance(o["promo_code"], str), o
+    discount, delivery, tax = (assert_money(o[k]) for k in ("discount", "delivery", "tax"))
+    assert Decimal(0) <= discount <= total and delivery >= 0 and tax >= 0, o
+    assert assert_money(o["total"]) == total - discount + delivery + tax, (
+        f"total {o['total']} != subtotal {total} - discount {discount} + delivery {delivery} + tax {tax}: {o}")
+    assert o["promo_code"] is None or (isinstance(o["promo_code"], str) and o["promo_code"]), o
+    if o["promo_code"] is None:
+        assert discount == 0, f"a discount without a promo code: {o}"
     created = parse_ts(o["created_at"])
     updated = parse_ts(o["updated_at"])
     assert updated >= created, o
@@ -413,3 +418,308 @@ def list_all_orders(api: Api, token: str | None = None, after: int = 0, limit: i
         after = body["next_after"]
         pages += 1
         assert pages < 10_000
+
+
+# --------------------------------------------------------------------------
+# Pricing, carts, promo codes, checkout (issue 10): shapes, the pricing rule, requests
+
+PRICING = "/api/v1/store/pricing"
+CART = "/api/v1/cart"
+CART_ITEMS = "/api/v1/cart/items"
+CART_PROMO = "/api/v1/cart/promo-code"
+CHECKOUT = "/api/v1/cart/checkout"
+PROMO_CODES = "/api/v1/promo-codes"
+
+PRICING_KEYS = {"tax_rate", "delivery_fee", "free_delivery_from"}
+CART_KEYS = {"items", "promo_code", "promo_code_applies", "subtotal", "discount", "delivery", "tax", "total", "updated_at"}
+CART_ITEM_KEYS = ORDER_ITEM_KEYS
+PROMO_CODE_KEYS = {"id", "code", "kind", "value", "min_subtotal", "max_redemptions", "max_per_user", "starts_at",
+                   "ends_at", "active", "redemptions", "created_at", "updated_at"}
+AMOUNT_KEYS = ("subtotal", "discount", "delivery", "tax", "total")
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def cart_item_path(product_id: Any) -> str:
+    return f"{CART_ITEMS}/{product_id}"
+
+
+def promo_code_path(code_id: Any) -> str:
+    return f"{PROMO_CODES}/{code_id}"
+
+
+def half_up(value: Decimal) -> Decimal:
+    """Rounded half up to the cent (the contract's rounding)."""
+    from decimal import ROUND_HALF_UP
+
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def expected_pricing(
+    lines: list[tuple[Any, int]],
+    code: dict[str, Any] | None = None,
+    *,
+    tax_rate: Any = 0,
+    delivery_fee: Any = "0.00",
+    free_delivery_from: Any = None,
+) -> dict[str, Decimal]:
+    """The contract's pricing rule, computed here in Decimal: `lines` are (unit_price, quantity);
+    `code` is a promo code that applies ({"kind", "value"}) or None. Returns subtotal, discount,
+    delivery, tax, total."""
+    subtotal = sum((Decimal(str(p)) * q for p, q in lines), ZERO)
+    discount = ZERO
+    if code is not None and lines:
+        value = Decimal(str(code["value"]))
+        discount = half_up(subtotal * value / 100) if code["kind"] == "percent" else min(value, subtotal)
+    if not lines:
+        delivery = ZERO
+    elif free_delivery_from is not None and subtotal - discount >= Decimal(str(free_delivery_from)):
+        delivery = ZERO
+    else:
+        delivery = Decimal(str(delivery_fee))
+    tax = half_up((subtotal - discount + delivery) * Decimal(str(tax_rate)) / 100)
+    return {"subtotal": subtotal, "discount": discount, "delivery": delivery, "tax": tax,
+            "total": subtotal - discount + delivery + tax}
+
+
+def amounts(body: dict[str, Any]) -> dict[str, Decimal]:
+    """subtotal, discount, delivery, tax, total of a cart or an order, as Decimals."""
+    return {k: assert_money(body[k]) for k in AMOUNT_KEYS}
+
+
+def assert_pricing(p: Any) -> dict[str, Any]:
+    assert isinstance(p, dict) and set(p) == PRICING_KEYS, f"pricing shape: {p!r}"
+    assert Decimal(0) <= assert_money(p["tax_rate"]) <= 100, p
+    assert assert_money(p["delivery_fee"]) >= 0, p
+    assert p["free_delivery_from"] is None or assert_money(p["free_delivery_from"]) >= 0, p
+    return p
+
+
+def assert_cart(c: Any, *, lines: list[tuple[int, int]] | None = None, promo_code: Any = _NOTHING,
+                applies: bool | None = None) -> dict[str, Any]:
+    """Exact cart shape; items by ascending product_id, line_total = unit_price x quantity; subtotal
+    = sum of the lines; total = subtotal - discount + delivery + tax; an empty cart has every amount
+    0 and promo_code_applies false. `lines`: the expected (product_id, quantity) pairs."""
+    assert isinstance(c, dict) and set(c) == CART_KEYS, f"cart shape: {c!r}"
+    items = c["items"]
+    assert isinstance(items, list) and len(items) <= 50, c
+    subtotal = ZERO
+    for item in items:
+        assert isinstance(item, dict) and set(item) == CART_ITEM_KEYS, f"cart item shape: {item!r}"
+        assert _is_int(item["product_id"]) and item["product_id"] > 0, item
+        assert isinstance(item["name"], str) and item["name"], item
+        assert _is_int(item["quantity"]) and 1 <= item["quantity"] <= 1000, item
+        unit = assert_money(item["unit_price"])
+        line = assert_money(item["line_total"])
+        assert line == unit * item["quantity"], f"line_total {line} != {unit} x {item['quantity']}: {item}"
+        subtotal += line
+    pids = [item["product_id"] for item in items]
+    assert pids == sorted(set(pids)), f"cart items not in ascending, distinct product_id: {pids}"
+    got = amounts(c)
+    assert got["subtotal"] == subtotal, f"subtotal {got['subtotal']} != sum of lines {subtotal}: {c}"
+    assert ZERO <= got["discount"] <= subtotal and got["delivery"] >= 0 and got["tax"] >= 0, c
+    assert got["total"] == subtotal - got["discount"] + got["delivery"] + got["tax"], f"total: {c}"
+    assert c["promo_code"] is None or (isinstance(c["promo_code"], str) and c["promo_code"]), c
+    assert isinstance(c["promo_code_applies"], bool), c
+    if c["promo_code"] is None or not items:
+        assert c["promo_code_applies"] is False, c
+    if not c["promo_code_applies"]:
+        assert got["discount"] == 0, f"a discount from a code that does not apply: {c}"
+    if not items:
+        assert all(v == 0 for v in got.values()), f"an empty cart with amounts: {c}"
+    assert c["updated_at"] is None or parse_ts(c["updated_at"]), c
+    if lines is not None:
+        assert [(i["product_id"], i["quantity"]) for i in items] == sorted(lines), (
+            f"cart lines {[(i['product_id'], i['quantity']) for i in items]} != {sorted(lines)}")
+    if promo_code is not _NOTHING:
+        assert c["promo_code"] == promo_code, f"promo_code {c['promo_code']!r} != {promo_code!r}: {c}"
+    if applies is not None:
+        assert c["promo_code_applies"] is applies, f"promo_code_applies {c['promo_code_applies']} != {applies}: {c}"
+    return c
+
+
+def cart_lines(c: dict[str, Any]) -> list[tuple[int, int]]:
+    """(product_id, quantity) of a cart's (or an order's) items."""
+    return [(i["product_id"], i["quantity"]) for i in c["items"]]
+
+
+def assert_promo_code(p: Any) -> dict[str, Any]:
+    """Exact promo code shape."""
+    assert isinstance(p, dict) and set(p) == PROMO_CODE_KEYS, f"promo code shape: {p!r}"
+    assert _is_int(p["id"]) and p["id"] > 0, p
+    assert isinstance(p["code"], str) and re.fullmatch(r"[A-Za-z0-9_-]{3,32}", p["code"]), p
+    assert p["kind"] in ("percent", "amount"), p
+    value = assert_money(p["value"])
+    assert value > 0 and (p["kind"] == "amount" or value <= 100), p
+    assert assert_money(p["min_subtotal"]) >= 0, p
+    for k in ("max_redemptions", "max_per_user"):
+        assert p[k] is None or (_is_int(p[k]) and 1 <= p[k] <= 1_000_000_000), p
+    for k in ("starts_at", "ends_at"):
+        assert p[k] is None or (parse_ts(p[k]) and p[k].endswith("Z")), p
+    assert isinstance(p["active"], bool), p
+    assert _is_int(p["redemptions"]) and p["redemptions"] >= 0, p
+    assert parse_ts(p["updated_at"]) >= parse_ts(p["created_at"]), p
+    return p
+
+
+def promo_body(code: Any = _NOTHING, kind: str = "percent", value: Any = Decimal("10.00"), **extra: Any) -> dict[str, Any]:
+    """A POST/PUT /api/v1/promo-codes body (a fresh code text unless `code` is given, even None or "")."""
+    body = {"code": unique_code() if code is _NOTHING else code, "kind": kind, "value": value}
+    body.update(extra)
+    return body
+
+
+def unique_code(prefix: str = "PC") -> str:
+    """A fresh promo code text (3..32 of [A-Za-z0-9_-])."""
+    return f"{prefix}-{uuid.uuid4().hex[:20]}".upper()[:32]
+
+
+def create_promo_code(api: Api, token: str | None = None, **fields: Any) -> dict[str, Any]:
+    """POST /api/v1/promo-codes (admin token) with promo_body(**fields); the parsed code."""
+    r = api.post(PROMO_CODES, json=promo_body(**fields), token=token)
+    return assert_promo_code(assert_status(r, 201))
+
+
+def get_promo_code(api: Api, code_id: int, token: str | None = None) -> dict[str, Any]:
+    return assert_promo_code(assert_status(api.get(promo_code_path(code_id), token=token), 200))
+
+
+def get_cart(api: Api, token: str | None = None) -> dict[str, Any]:
+    return assert_cart(assert_status(api.get(CART, token=token), 200))
+
+
+def add_to_cart(api: Api, product_id: Any, quantity: Any, token: str | None = None,
+                timeout: float = TIMEOUT) -> requests.Response:
+    """POST /api/v1/cart/items."""
+    return api.post(CART_ITEMS, json={"product_id": product_id, "quantity": quantity}, token=token, timeout=timeout)
+
+
+def set_cart_item(api: Api, product_id: Any, quantity: Any, token: str | None = None) -> requests.Response:
+    """PUT /api/v1/cart/items/{product_id}."""
+    return api.put(cart_item_path(product_id), json={"quantity": quantity}, token=token)
+
+
+def apply_code(api: Api, code: Any, token: str | None = None) -> requests.Response:
+    """PUT /api/v1/cart/promo-code."""
+    return api.put(CART_PROMO, json={"code": code}, token=token)
+
+
+def fill_cart(api: Api, token: str, *lines: tuple[int, int], code: str | None = None) -> dict[str, Any]:
+    """Adds each (product_id, quantity) to the caller's cart (and applies `code`); the cart."""
+    cart = None
+    for pid, qty in lines:
+        cart = assert_cart(assert_status(add_to_cart(api, pid, qty, token=token), 200))
+    if code is not None:
+        cart = assert_cart(assert_status(apply_code(api, code, token=token), 200))
+    return cart if cart is not None else get_cart(api, token)
+
+
+def checkout(api: Api, token: str | None = None, *, key: str | None = None, json: Any = _NOTHING,
+             headers: dict[str, str] | None = None, timeout: float = TIMEOUT) -> requests.Response:
+    """POST /api/v1/cart/checkout (no body unless `json` is given), with an Idempotency-Key when given."""
+    hdrs = dict(headers or {})
+    if key is not None:
+        hdrs["Idempotency-Key"] = key
+    return api.post(CHECKOUT, json=json, token=token, headers=hdrs or None, timeout=timeout)
+
+
+def replayed(r: requests.Response) -> bool:
+    return r.headers.get("Idempotent-Replayed", "").strip().lower() == "true"
+
+
+def outcome(r: requests.Response) -> tuple[int, str | None]:
+    """(status, error code or None) of a response, for the tallies of the race tests."""
+    code = None
+    if r.status_code >= 400:
+        try:
+            code = jbody(r)["error"]["code"]
+        except Exception:  # noqa: BLE001 - a non-JSON error is itself reported through the tally
+            code = "<not a JSON error>"
+    return r.status_code, code
+
+
+def new_customers(api: Api, n: int, prefix: str = "u", threads: int = 4) -> list[dict[str, Any]]:
+    """n fresh customers with tokens, registered a few at a time (each registration hashes a password)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> dict[str, Any]:
+        client = Api(api.url)
+        try:
+            return new_customer(client, prefix)
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def get_pricing(api: Api) -> dict[str, Decimal | None]:
+    """GET /api/v1/store/pricing (anonymous), as Decimals."""
+    p = assert_pricing(assert_status(api.get(PRICING), 200))
+    return {k: (None if v is None else Decimal(v)) for k, v in p.items()}
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+class StorePricing:
+    """The store's pricing settings switched on the running responders (responder.env + SIGHUP, the
+    mechanism of Tests/Faults/test_07), confirmed on every responder's own socket and through nginx
+    by GET /api/v1/store/pricing; `restore()` goes back to the stack's settings and confirms those.
+
+        pricing = StorePricing(api)
+        try:
+            pricing.set(tax_rate="13", delivery_fee="5.00", free_delivery_from="100.00")
+        finally:
+            pricing.restore()
+    """
+
+    def __init__(self, api: Api):
+        from .stack import ResponderSettings
+
+        self.api = api
+        self.settings = ResponderSettings()
+        self.before = get_pricing(api)
+
+    def set(self, tax_rate: Any = "0", delivery_fee: Any = "0.00", free_delivery_from: Any = None) -> dict[str, Any]:
+        want = {"tax_rate": Decimal(str(tax_rate)), "delivery_fee": Decimal(str(delivery_fee)),
+                "free_delivery_from": _decimal_or_none(free_delivery_from)}
+        self.settings.set({
+            "STOCKROOM_TAX_RATE": str(tax_rate),
+            "STOCKROOM_DELIVERY_FEE": str(delivery_fee),
+            "STOCKROOM_FREE_DELIVERY_FROM": None if free_delivery_from is None else str(free_delivery_from),
+        })
+        self.wait(want)
+        return want
+
+    def restore(self) -> None:
+        self.settings.restore()
+        self.wait(self.before)
+
+    def wait(self, want: dict[str, Any], seconds: float = 10) -> None:
+        """Until every responder (straight on its socket, twice) and nginx (four times) report `want`."""
+        from .fastcgi import fcgi_call
+        from .stack import responder_indexes, responder_socket
+
+        def reported() -> list[Any]:
+            seen = []
+            for index in responder_indexes():
+                for _ in range(2):
+                    r = fcgi_call(responder_socket(index), "GET", PRICING, timeout=5)
+                    seen.append(r.json() if r.status == 200 else r)
+            for _ in range(4):
+                r = self.api.get(PRICING)
+                seen.append(jbody(r) if r.status_code == 200 else describe(r))
+            return seen
+
+        deadline = time.monotonic() + seconds
+        while True:
+            seen = reported()
+            if all(isinstance(s, dict) and {k: _decimal_or_none(v) for k, v in s.items()} == want for s in seen):
+                for s in seen:
+                    assert_pricing(s)
+                return
+            if time.monotonic() >= deadline:
+                pytest.fail(f"GET {PRICING} does not report {want} {seconds} s after the reload: {seen}")
+            time.sleep(0.1)

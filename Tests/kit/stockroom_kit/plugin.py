@@ -8,7 +8,18 @@ from typing import Any, Callable
 
 import pytest
 
-from .client import PASSWORD, Api, assert_product, assert_status, create_admin, login_token, new_customer, unique_name
+from .client import (
+    PASSWORD,
+    Api,
+    StorePricing,
+    assert_product,
+    assert_status,
+    create_admin,
+    create_promo_code,
+    login_token,
+    new_customer,
+    unique_name,
+)
 from .stack import base_url
 
 # --------------------------------------------------------------------------
@@ -126,3 +137,36 @@ def make_product(admin_api: Api):
         return assert_product(assert_status(r, 201))
 
     return factory
+
+
+@pytest.fixture
+def make_promo_code(admin_api: Api):
+    """Factory (issue 10): create a promo code as admin from promo_body(**fields); returns the parsed code."""
+
+    def factory(**fields: Any) -> dict[str, Any]:
+        return create_promo_code(admin_api, **fields)
+
+    return factory
+
+
+@pytest.fixture
+def store_pricing(url: str):
+    """Factory (issue 10): store_pricing(tax_rate=, delivery_fee=, free_delivery_from=) switches the
+    responders' pricing settings (responder.env + SIGHUP) and waits until GET /api/v1/store/pricing
+    reports them; the stack's settings are restored (and confirmed) after the test, pass or fail."""
+    client = Api(url)
+    holder: list[StorePricing] = []
+
+    def factory(**settings: Any) -> dict[str, Any]:
+        if not holder:
+            holder.append(StorePricing(client))
+        return holder[0].set(**settings)
+
+    try:
+        yield factory
+    finally:
+        try:
+            if holder:
+                holder[0].restore()
+        finally:
+            client.close()

@@ -349,3 +349,77 @@ def stockroom_connections() -> list[tuple[int, str, int]]:
         if len(parts) == 3:
             rows.append((int(parts[0]), parts[1], int(parts[2])))
     return rows
+
+
+# ---------------------------------------------------------------------------- responder settings (reload)
+
+RESPONDER_ENV = "responder.env"
+
+
+def responder_indexes() -> list[int]:
+    """The responders of the stack (1..N, from the fcgi-N.pid files)."""
+    return sorted(int(m.group(1)) for f in stack_dir().glob("fcgi-*.pid") if (m := re.fullmatch(r"fcgi-(\d+)\.pid", f.name)))
+
+
+def _write_settings(path: Path, original: str, settings: dict[str, str | None]) -> None:
+    lines = original.splitlines()
+    for name, value in settings.items():
+        lines = [l for l in lines if not re.match(rf"^\s*(export\s+)?{re.escape(name)}=", l)]
+        if value is not None:
+            lines.append(f"export {name}={shlex.quote(value)}")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def reload_responders(seconds: float = 20) -> None:
+    """SIGHUP to every responder, then wait until each has logged that new requests get the settings
+    it re-read from $STOCKROOM_ENV_FILE (the stack's responder.env); fails on "reload failed"."""
+    for index in responder_indexes():
+        pid = responder_pid(index)
+        log = stack_dir() / f"fcgi-{index}.log"
+        offset = log_size(log)
+        os.kill(pid, signal.SIGHUP)
+
+        def done() -> str | None:
+            text = read_log_from(log, offset)
+            if "reload failed" in text:
+                return "failed"
+            return "ok" if "reloaded: new requests get the new settings" in text else None
+
+        result = wait_for(done, seconds, 0.02)
+        assert result == "ok", (
+            f"fcgi-{index} (pid {pid}) did not reload within {seconds} s of SIGHUP ({result}); log since:\n"
+            f"{read_log_from(log, offset)[-2000:]}"
+        )
+
+
+class ResponderSettings:
+    """Changes settings of the running responders through the stack's responder.env (what
+    $STOCKROOM_ENV_FILE names) and a SIGHUP reload; `restore()` puts the file back and reloads.
+
+        settings = ResponderSettings()
+        try:
+            settings.set({"STOCKROOM_TAX_RATE": "13", "STOCKROOM_FREE_DELIVERY_FROM": None})  # None: removed
+        finally:
+            settings.restore()
+    """
+
+    def __init__(self) -> None:
+        self.path = stack_dir() / RESPONDER_ENV
+        assert self.path.exists(), f"{self.path} missing: the responders have no settings file to re-read"
+        self.original = self.path.read_text()
+        self.changed = False
+
+    def set(self, settings: dict[str, str | None]) -> None:
+        _write_settings(self.path, self.original, settings)
+        self.changed = True
+        reload_responders()
+
+    def restore(self) -> None:
+        if self.changed:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(self.original)
+            os.replace(tmp, self.path)
+            self.changed = False
+            reload_responders()
