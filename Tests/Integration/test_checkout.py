@@ -452,3 +452,15 @@ def test_checkout_beyond_the_largest_total_is_422_and_changes_nothing(api, make_
     o = assert_order(assert_status(checkout(api, buyer["token"]), 201))
     assert o["total"] == D("9999999999.00"), o
     assert product_stock(api, big["id"]) == 900
+
+
+@pytest.mark.parametrize("value", [None, 5, [], {}, True], ids=param_id)
+def test_direct_order_promo_code_must_be_a_string(api, make_product, new_user, value):
+    """POST /orders' optional promo_code, when sent, is a string: anything else (null too) is a 422
+    naming the field, and nothing is ordered."""
+    buyer = new_user("copty")
+    p = make_product(stock=5)
+    r = place_order(api, {"product_id": p["id"], "quantity": 1, "promo_code": value}, token=buyer["token"])
+    assert_error(r, 422, "validation_failed", field="promo_code")
+    assert product_stock(api, p["id"]) == 5
+    assert _own_orders(api, buyer["token"]) == []

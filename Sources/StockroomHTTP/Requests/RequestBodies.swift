@@ -38,10 +38,8 @@ extension OrderRequest {
         } else if let line = try line(from: body) {
             lines.append(line)
         }
-        var promoCode: String?
-        if let value = body.value("promo_code"), value != .null {
-            promoCode = try body.string("promo_code")
-        }
+        // Optional, but when sent it is a string (null too is a 422, as the decisions say).
+        let promoCode = body.has("promo_code") ? try body.string("promo_code") : nil
         var seen = Set<Int64>()
         for line in lines where !seen.insert(line.productID).inserted {
             throw HTTPError.validation("items", "Product \(line.productID) appears more than once; give it one line.")
