@@ -323,14 +323,15 @@ def row_locked(product_id: int) -> bool:
     raise AssertionError(f"lock probe failed: {proc.stderr}")
 
 
-def hook_sleepers() -> set[int]:
+def hook_sleepers(min_idle_ms: int = 200) -> set[int]:
     """Connections of the application user whose transaction holds row locks while the client sends
-    nothing: the test hook's sleep after SELECT ... FOR UPDATE. (Under normal load a transaction
-    never sits idle for 200 ms: the responder sends its statements back to back.)"""
+    nothing for `min_idle_ms`: the test hook's sleep after SELECT ... FOR UPDATE. (Under normal load a
+    transaction seldom sits idle for 200 ms: the responder sends its statements back to back; a
+    loaded CI machine can still deschedule one that long, so a long hook sleep asks for more.)"""
     out = db_root(
         "SELECT p.id FROM information_schema.innodb_trx t "
         "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
-        "WHERE p.user = 'stockroom' AND p.command = 'Sleep' AND p.time_ms > 200 "
+        f"WHERE p.user = 'stockroom' AND p.command = 'Sleep' AND p.time_ms > {int(min_idle_ms)} "
         "AND t.trx_state = 'RUNNING' AND t.trx_rows_locked > 0"
     ).stdout
     return {int(x) for x in out.split()}
