@@ -41,8 +41,9 @@ from stockroom_kit.client import (
     product_stock,
     replayed,
 )
+from stockroom_kit.fastcgi import FcgiConnectionClosed, fcgi_call
 from stockroom_kit.plugin import observe
-from stockroom_kit.stack import assert_check_clean, max_order_id
+from stockroom_kit.stack import assert_check_clean, max_order_id, stack_dir
 
 D = Decimal
 RACE_TIMEOUT = 30  # seconds per request under load
@@ -267,9 +268,31 @@ def test_max_per_user_with_a_checkout_and_direct_orders_at_once(url, api, admin_
 # ---------------------------------------------------------------- 30 s of everything at once
 
 
+def _conflicts() -> Counter:
+    """Deadlocks (1213), lock wait timeouts (1205) and transaction retries so far, summed over every
+    responder's own /metrics (each process counts its own)."""
+    seen: Counter = Counter()
+    for sock in sorted(stack_dir().glob("fcgi-*.sock")):
+        try:
+            text = fcgi_call(str(sock), "GET", "/metrics").stdout.decode(errors="replace")
+        except (OSError, FcgiConnectionClosed) as exc:  # an observation only: a responder restarted meanwhile
+            seen[f"unreadable {sock.name}: {type(exc).__name__}"] += 1
+            continue
+        for line in text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if line.startswith("stockroom_db_errors_total") and 'code="1213"' in name:
+                seen["deadlock"] += int(float(value))
+            elif line.startswith("stockroom_db_errors_total") and 'code="1205"' in name:
+                seen["lock wait timeout"] += int(float(value))
+            elif line.startswith("stockroom_db_transaction_retries_total"):
+                seen["retry"] += int(float(value))
+    return seen
+
+
 def test_mixed_load_of_carts_checkouts_orders_cancels_restocks(url, api, admin_api, admin_token, make_product,
                                                               make_promo_code):
     duration = 30.0
+    conflicts_before = _conflicts()
     initial = 400
     products = [make_product(price=D(price), stock=initial) for price in ("1.00", "2.50", "7.99")]
     pids = [p["id"] for p in products]
@@ -383,8 +406,11 @@ def test_mixed_load_of_carts_checkouts_orders_cancels_restocks(url, api, admin_a
         pool.shutdown(wait=False, cancel_futures=True)
 
     t = Counter(res[:3] for res in results)
+    conflicts = _conflicts()
+    conflicts.subtract(conflicts_before)
     observe(f"mixed load {duration:.0f} s: {sum(t.values())} requests, {dict(sorted(t.items(), key=str))}; "
-            f"{len(created)} orders, {len(cancelled)} cancelled, restocked {dict(restocked)}")
+            f"{len(created)} orders, {len(cancelled)} cancelled, restocked {dict(restocked)}; "
+            f"conflicts the responders met (retried): {dict(conflicts)}")
     fivexx = [res for res in results if res[1] >= 500]
     assert not fivexx, f"{len(fivexx)} 5xx answers (503 busy included); tally {dict(t)}\n" + "\n".join(
         res[3] for res in fivexx[:5])
