@@ -1,13 +1,7 @@
 /// A user's cart as the store prices it now: the products' current names and prices, the code
 /// it holds and whether that code applies.
 public struct Cart: Sendable, Equatable {
-    public struct Line: Sendable, Equatable {
-        public let productID: Int64
-        public let name: String
-        public let quantity: Int64
-        public let unitPrice: Money
-        public let lineTotal: Money
-    }
+    public typealias Line = PricedLine
 
     public var lines: [Line]
     /// The code's text as the admin wrote it.

@@ -44,7 +44,7 @@ extension CartStore {
             func decode(_ row: MariaDBRow) throws -> Cart.Line {
                 let quantity = try row.requiredInt(2, of: Self.self)
                 let price = try row.required(3, of: Self.self) { $0.string($1).flatMap(Money.init(decimalText:)) }
-                return Cart.Line(productID: try row.requiredInt(0, of: Self.self), name: try row.requiredString(1, of: Self.self),
+                return PricedLine(productID: try row.requiredInt(0, of: Self.self), name: try row.requiredString(1, of: Self.self),
                                  quantity: quantity, unitPrice: price, lineTotal: Money(cents: price.cents * quantity))
             }
         }

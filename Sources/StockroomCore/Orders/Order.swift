@@ -1,14 +1,17 @@
+/// A product, a quantity and its price: a line of an order (as sold) or of a cart (as priced now).
+public struct PricedLine: Sendable, Equatable {
+    public let productID: Int64
+    public let name: String
+    public let quantity: Int64
+    public let unitPrice: Money
+    public let lineTotal: Money
+}
+
 /// An order. Lines carry the name and unit price as sold.
 public struct Order: Sendable, Equatable {
     public enum Status: String, Sendable { case pending, processed, cancelled }
 
-    public struct Line: Sendable, Equatable {
-        public let productID: Int64
-        public let name: String
-        public let quantity: Int64
-        public let unitPrice: Money
-        public let lineTotal: Money
-    }
+    public typealias Line = PricedLine
 
     public let id: Int64
     public let userID: Int64

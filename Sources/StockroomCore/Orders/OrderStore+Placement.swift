@@ -142,7 +142,7 @@ extension OrderStore {
             guard let lineTotal = product.price.multiplied(by: line.quantity), lineTotal <= Order.maximumAmount else {
                 throw StoreError.amountTooLarge(lineTotal: true)
             }
-            lines.append(Order.Line(productID: line.productID, name: product.name, quantity: line.quantity,
+            lines.append(PricedLine(productID: line.productID, name: product.name, quantity: line.quantity,
                                     unitPrice: product.price, lineTotal: lineTotal))
         }
         let subtotal = Order.subtotal(of: lines)

@@ -35,7 +35,7 @@ extension OrderStore {
                 pricing: Pricing(subtotal: try money(10), discount: try money(11), delivery: try money(12), tax: try money(13),
                                  total: try money(14)),
                 promoCode: row.string(15))
-            let line = Order.Line(productID: try row.requiredInt(5, of: statement), name: try row.requiredString(6, of: statement),
+            let line = PricedLine(productID: try row.requiredInt(5, of: statement), name: try row.requiredString(6, of: statement),
                                   quantity: try row.requiredInt(7, of: statement), unitPrice: try money(8), lineTotal: try money(9))
             return (header, line)
         }
@@ -100,10 +100,9 @@ extension OrderStore {
         /// Locks products in ascending id order (ids sorted, padded to a few statement shapes).
         struct LockProducts: MariaDBCommand {
             let ids: [Int64]
-            var sql: String {
-                "SELECT id FROM products WHERE id IN (\(StatementShape.placeholders(StatementShape.padded(ids).count))) ORDER BY id FOR UPDATE"
-            }
-            var bindings: [MariaDBValue] { StatementShape.padded(ids).map { .int($0) } }
+            init(ids: [Int64]) { self.ids = StatementShape.padded(ids) }
+            var sql: String { "SELECT id FROM products WHERE id IN (\(StatementShape.placeholders(ids.count))) ORDER BY id FOR UPDATE" }
+            var bindings: [MariaDBValue] { ids.map { .int($0) } }
         }
 
         struct MarkCancelled: MariaDBCommand {
@@ -170,11 +169,12 @@ extension OrderStore {
         /// Locks the live products among `ids` in ascending id order: the order's first lock.
         struct LockForSale: MariaDBQuery {
             let ids: [Int64]
+            init(ids: [Int64]) { self.ids = StatementShape.padded(ids) }
             var sql: String {
-                "SELECT id, name, price, stock FROM products WHERE id IN (\(StatementShape.placeholders(StatementShape.padded(ids).count))) "
+                "SELECT id, name, price, stock FROM products WHERE id IN (\(StatementShape.placeholders(ids.count))) "
                     + "AND deleted_at IS NULL ORDER BY id FOR UPDATE"
             }
-            var bindings: [MariaDBValue] { StatementShape.padded(ids).map { .int($0) } }
+            var bindings: [MariaDBValue] { ids.map { .int($0) } }
             func decode(_ row: MariaDBRow) throws -> ForSale {
                 ForSale(id: try row.requiredInt(0, of: Self.self), name: try row.requiredString(1, of: Self.self),
                         price: try row.required(2, of: Self.self) { $0.string($1).flatMap(Money.init(decimalText:)) },

@@ -75,11 +75,15 @@ extension OrderProcessor {
         struct MarkProcessed: MariaDBCommand {
             let ids: [Int64]
             let at: Timestamp
+            init(ids: [Int64], at: Timestamp) {
+                self.ids = StatementShape.padded(ids)
+                self.at = at
+            }
             var sql: String {
                 "UPDATE orders SET status = 'processed', updated_at = ? WHERE status = 'pending' AND id IN ("
-                    + StatementShape.placeholders(StatementShape.padded(ids).count) + ")"
+                    + StatementShape.placeholders(ids.count) + ")"
             }
-            var bindings: [MariaDBValue] { [.string(at.databaseText)] + StatementShape.padded(ids).map { .int($0) } }
+            var bindings: [MariaDBValue] { [.string(at.databaseText)] + ids.map { .int($0) } }
         }
 
         /// Rows past their time, at most 1000 per statement so a purge never holds many locks.

@@ -58,15 +58,7 @@ public struct Timestamp: Equatable, Comparable, Sendable {
     public init?(databaseText text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 19 else { return nil }
-        func number(_ range: Range<Int>) -> Int32? {
-            var value: Int32 = 0
-            for index in range {
-                let byte = bytes[index]
-                guard byte >= 0x30 && byte <= 0x39 else { return nil }
-                value = value * 10 + Int32(byte - 0x30)
-            }
-            return value
-        }
+        func number(_ range: Range<Int>) -> Int32? { Self.digits(bytes, range) }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
         var broken = tm()
@@ -85,16 +77,7 @@ public struct Timestamp: Equatable, Comparable, Sendable {
     public init?(rfc3339 text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20 else { return nil }
-        func number(_ range: Range<Int>) -> Int32? {
-            guard range.upperBound <= bytes.count else { return nil }
-            var value: Int32 = 0
-            for index in range {
-                let byte = bytes[index]
-                guard byte >= 0x30 && byte <= 0x39 else { return nil }
-                value = value * 10 + Int32(byte - 0x30)
-            }
-            return value
-        }
+        func number(_ range: Range<Int>) -> Int32? { Self.digits(bytes, range) }
         guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] | 0x20 == UInt8(ascii: "t"),
               bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
               let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
@@ -132,5 +115,18 @@ public struct Timestamp: Equatable, Comparable, Sendable {
         // 1000-01-01 00:00:00 ... 9999-12-31 23:59:59 UTC, also after the offset is applied.
         guard (-30_610_224_000...253_402_300_799).contains(local - offsetSeconds) else { return nil }
         secondsSinceEpoch = local - offsetSeconds
+    }
+
+    /// The decimal digits at `range` of `bytes` as a number; nil when one is not a digit or the
+    /// range runs past the end.
+    private static func digits(_ bytes: [UInt8], _ range: Range<Int>) -> Int32? {
+        guard range.upperBound <= bytes.count else { return nil }
+        var value: Int32 = 0
+        for index in range {
+            let byte = bytes[index]
+            guard byte >= 0x30 && byte <= 0x39 else { return nil }
+            value = value * 10 + Int32(byte - 0x30)
+        }
+        return value
     }
 }

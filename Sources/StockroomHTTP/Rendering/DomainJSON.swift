@@ -25,16 +25,20 @@ extension Order {
     var json: JSONValue {
         .object([
             ("id", .number(String(id))), ("user_id", .number(String(userID))), ("status", .string(status.rawValue)),
-            ("items", .array(lines.map { line in
-                .object([
-                    ("product_id", .number(String(line.productID))), ("name", .string(line.name)),
-                    ("quantity", .number(String(line.quantity))), ("unit_price", .number(line.unitPrice.description)),
-                    ("line_total", .number(line.lineTotal.description)),
-                ])
-            })),
+            ("items", .array(lines.map(\.json))),
         ] + pricing.jsonMembers + [
             ("promo_code", promoCode.map { .string($0) } ?? .null),
             ("created_at", .string(createdAt.rfc3339)), ("updated_at", .string(updatedAt.rfc3339)),
+        ])
+    }
+}
+
+extension PricedLine {
+    var json: JSONValue {
+        .object([
+            ("product_id", .number(String(productID))), ("name", .string(name)),
+            ("quantity", .number(String(quantity))), ("unit_price", .number(unitPrice.description)),
+            ("line_total", .number(lineTotal.description)),
         ])
     }
 }
@@ -49,13 +53,7 @@ extension Pricing {
 extension Cart {
     var json: JSONValue {
         .object([
-            ("items", .array(lines.map { line in
-                .object([
-                    ("product_id", .number(String(line.productID))), ("name", .string(line.name)),
-                    ("quantity", .number(String(line.quantity))), ("unit_price", .number(line.unitPrice.description)),
-                    ("line_total", .number(line.lineTotal.description)),
-                ])
-            })),
+            ("items", .array(lines.map(\.json))),
             ("promo_code", promoCode.map { .string($0) } ?? .null), ("promo_code_applies", .bool(promoCodeApplies)),
         ] + pricing.jsonMembers + [
             ("updated_at", updatedAt.map { .string($0.rfc3339) } ?? .null),
