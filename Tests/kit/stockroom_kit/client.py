@@ -326,6 +326,24 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _assert_priced_lines(items: list[Any], keys: set[str], what: str) -> Decimal:
+    """The lines of an order or a cart: exact shape, line_total = unit_price x quantity, ascending
+    distinct product_id. Returns the sum of the line totals."""
+    total = Decimal("0.00")
+    for item in items:
+        assert isinstance(item, dict) and set(item) == keys, f"{what} item shape: {item!r}"
+        assert _is_int(item["product_id"]) and item["product_id"] > 0, item
+        assert isinstance(item["name"], str) and item["name"], item
+        assert _is_int(item["quantity"]) and 1 <= item["quantity"] <= 1000, item
+        unit = assert_money(item["unit_price"])
+        line = assert_money(item["line_total"])
+        assert line == unit * item["quantity"], f"line_total {line} != {unit} x {item['quantity']}: {item}"
+        total += line
+    pids = [item["product_id"] for item in items]
+    assert pids == sorted(set(pids)), f"{what} items not in ascending, distinct product_id: {pids}"
+    return total
+
+
 def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] | None = None) -> dict[str, Any]:
     """Exact order shape; items in ascending product_id; line_total = unit_price x quantity;
     subtotal = sum of the lines; total = subtotal - discount + delivery + tax (issue 10)."""
@@ -341,18 +359,7 @@ def assert_order(o: Any, *, user_id: int | None = None, status: str | set[str] |
         assert o["status"] == status, o
     items = o["items"]
     assert isinstance(items, list) and 1 <= len(items) <= 50, o
-    total = Decimal("0.00")
-    for item in items:
-        assert isinstance(item, dict) and set(item) == ORDER_ITEM_KEYS, f"order item shape: {item!r}"
-        assert _is_int(item["product_id"]) and item["product_id"] > 0, item
-        assert isinstance(item["name"], str) and item["name"], item
-        assert _is_int(item["quantity"]) and 1 <= item["quantity"] <= 1000, item
-        unit = assert_money(item["unit_price"])
-        line = assert_money(item["line_total"])
-        assert line == unit * item["quantity"], f"line_total {line} != {unit} x {item['quantity']}: {item}"
-        total += line
-    pids = [item["product_id"] for item in items]
-    assert pids == sorted(set(pids)), f"items not in ascending, distinct product_id: {pids}"
+    total = _assert_priced_lines(items, ORDER_ITEM_KEYS, "order")
     assert assert_money(o["subtotal"]) == total, f"subtotal {o['subtotal']} != sum of lines {total}: {o}"
     discount, delivery, tax = (assert_money(o[k]) for k in ("discount", "delivery", "tax"))
     assert Decimal(0) <= discount <= total and delivery >= 0 and tax >= 0, o
@@ -503,18 +510,7 @@ def assert_cart(c: Any, *, lines: list[tuple[int, int]] | None = None, promo_cod
     assert isinstance(c, dict) and set(c) == CART_KEYS, f"cart shape: {c!r}"
     items = c["items"]
     assert isinstance(items, list) and len(items) <= 50, c
-    subtotal = ZERO
-    for item in items:
-        assert isinstance(item, dict) and set(item) == CART_ITEM_KEYS, f"cart item shape: {item!r}"
-        assert _is_int(item["product_id"]) and item["product_id"] > 0, item
-        assert isinstance(item["name"], str) and item["name"], item
-        assert _is_int(item["quantity"]) and 1 <= item["quantity"] <= 1000, item
-        unit = assert_money(item["unit_price"])
-        line = assert_money(item["line_total"])
-        assert line == unit * item["quantity"], f"line_total {line} != {unit} x {item['quantity']}: {item}"
-        subtotal += line
-    pids = [item["product_id"] for item in items]
-    assert pids == sorted(set(pids)), f"cart items not in ascending, distinct product_id: {pids}"
+    subtotal = _assert_priced_lines(items, CART_ITEM_KEYS, "cart")
     got = amounts(c)
     assert got["subtotal"] == subtotal, f"subtotal {got['subtotal']} != sum of lines {subtotal}: {c}"
     assert ZERO <= got["discount"] <= subtotal and got["delivery"] >= 0 and got["tax"] >= 0, c
