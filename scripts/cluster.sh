@@ -19,7 +19,7 @@
 #   gcomm GCOMM_BASE_PORT+i-1 (4571), IST IST_BASE_PORT+i-1 (4581), SST SST_BASE_PORT+i-1 (4591).
 #   Netns mode, CLUSTER_NETNS_PREFIX=P: node i runs in the existing network namespace P-db<i>, on the
 #   IPv4 address of that namespace's eth0, with the standard ports (SQL 3306, gcomm 4567, IST 4568, SST 4444).
-# Files: $STACK_DIR/cluster/nodeN/{my.cnf,data/,mysqld.sock,mysqld.pid,mysqld.log}.
+# Files: $STACK_DIR/cluster/nodeN/{my.cnf,data/,mysqld.sock,mysqld.pid,mysqld.log,wsrep-recover.log,tmp/,sst-log-archive/}.
 set -euo pipefail
 
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE[0]}")"
@@ -62,7 +62,16 @@ set_paths() {
     CL="$STACK_DIR/cluster"
     local sock="$CL/node3/mysqld.sock"
     (( ${#sock} <= 107 )) || die "STACK_DIR is too deep for unix socket paths ($sock is ${#sock} bytes, max 107)"
+    NETNS_PROBLEM=""
+    if [[ -n "$CLUSTER_NETNS_PREFIX" ]]; then
+        local i
+        for i in "${NODES[@]}"; do read_netns_addr "$i"; done
+    fi
 }
+
+# For the commands that need the nodes' addresses (down, kill, stop and sql do not: they work
+# after the namespaces are gone).
+need_addresses() { [[ -z "$NETNS_PROBLEM" ]] || die "$NETNS_PROBLEM"; }
 
 node_dir() { printf '%s' "$CL/node$1"; }
 node_data() { printf '%s' "$CL/node$1/data"; }
@@ -74,21 +83,29 @@ node_ns() { printf '%s-db%s' "$CLUSTER_NETNS_PREFIX" "$1"; }
 
 check_node() { [[ "${1:-}" =~ ^[123]$ ]] || die "node must be 1, 2 or 3 (got '${1:-}')"; }
 
-# The IPv4 address of eth0 in node i's namespace (set up by whoever created the namespaces).
-netns_addr() {
+# read_netns_addr I: NETNS_ADDR[I] := the IPv4 address of eth0 in node I's namespace (set up by
+# whoever created the namespaces), or NETNS_PROBLEM := why there is none.
+declare -A NETNS_ADDR=()
+read_netns_addr() {
     local ns addr
     ns="$(node_ns "$1")"
-    [[ -e "/run/netns/$ns" ]] || die "network namespace $ns does not exist (CLUSTER_NETNS_PREFIX=$CLUSTER_NETNS_PREFIX)"
+    if [[ ! -e "/run/netns/$ns" ]]; then
+        NETNS_PROBLEM="network namespace $ns does not exist (CLUSTER_NETNS_PREFIX=$CLUSTER_NETNS_PREFIX)"
+        return 0
+    fi
     addr="$(ip -n "$ns" -4 -o addr show dev eth0 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')"
-    [[ -n "$addr" ]] || die "no IPv4 address on eth0 in network namespace $ns"
-    printf '%s' "$addr"
+    if [[ -z "$addr" ]]; then
+        NETNS_PROBLEM="no IPv4 address on eth0 in network namespace $ns"
+        return 0
+    fi
+    NETNS_ADDR[$1]="$addr"
 }
 
 # node_addrs I: sets HOST SQL_PORT GCOMM_PORT IST_PORT SST_PORT for node I.
 node_addrs() {
     local i="$1"
     if [[ -n "$CLUSTER_NETNS_PREFIX" ]]; then
-        HOST="$(netns_addr "$i")" SQL_PORT=3306 GCOMM_PORT=4567 IST_PORT=4568 SST_PORT=4444
+        HOST="${NETNS_ADDR[$i]:-?}" SQL_PORT=3306 GCOMM_PORT=4567 IST_PORT=4568 SST_PORT=4444
     else
         HOST=127.0.0.1
         SQL_PORT=$((BASE_PORT + i - 1)) GCOMM_PORT=$((GCOMM_BASE_PORT + i - 1))
@@ -226,6 +243,7 @@ write_cnf() {
     local i="$1" cnf tmp
     cnf="$(node_cnf "$i")"
     tmp="$cnf.tmp"
+    mkdir -p "$(node_dir "$i")/tmp"
     node_addrs "$i"
     local -a run_as=()
     (( EUID == 0 )) && run_as=("user=root")
@@ -237,6 +255,8 @@ write_cnf() {
         printf 'socket=%s\n' "$(node_sock "$i")"
         printf 'pid-file=%s\n' "$(node_pidfile "$i")"
         printf 'log-error=%s\n' "$(node_log "$i")"
+        # Also the SST script's temporary directories (it reads tmpdir from [mysqld]).
+        printf 'tmpdir=%s\n' "$(node_dir "$i")/tmp"
         printf 'bind-address=%s\n' "$HOST"
         printf 'port=%s\n' "$SQL_PORT"
         printf 'skip-name-resolve\n'
@@ -260,6 +280,8 @@ write_cnf() {
         printf 'wsrep_sst_auth=%s:%s\n' "$SST_USER" "$SST_PASSWORD"
         printf 'wsrep_sst_receive_address=%s:%s\n' "$HOST" "$SST_PORT"
         printf 'wsrep_slave_threads=2\n'
+        # The SST script keeps its old logs in /tmp/sst_log_archive unless told otherwise.
+        printf '[sst]\nsst-log-archive-dir=%s\n' "$(node_dir "$i")/sst-log-archive"
         printf '[client]\nsocket=%s\n' "$(node_sock "$i")"
     } >"$tmp"
     mv "$tmp" "$cnf"
@@ -465,7 +487,7 @@ cmd_down() {
 
 cmd_status() {
     local i pid ok=1
-    printf 'cluster %s (%s)\n' "$CL" "${CLUSTER_NETNS_PREFIX:+netns ${CLUSTER_NETNS_PREFIX}-db1..3, }$(hosts_list)"
+    printf 'cluster %s (%s)\n' "$CL" "${CLUSTER_NETNS_PREFIX:+netns ${CLUSTER_NETNS_PREFIX}-db1..3, }${NETNS_PROBLEM:-$(hosts_list)}"
     for i in "${NODES[@]}"; do
         if pid="$(node_pid "$i")"; then
             if node_answers "$i"; then
@@ -519,13 +541,13 @@ main() {
     local verb="${1:-}"
     [[ $# -gt 0 ]] && shift
     case "$verb" in
-        up) set_paths; cmd_up ;;
+        up) set_paths; need_addresses; cmd_up ;;
         down) set_paths; cmd_down ;;
         status) set_paths; cmd_status ;;
         kill) check_node "${1:-}"; set_paths; cmd_kill "$1" ;;
         stop) check_node "${1:-}"; set_paths; stop_node "$1" ;;
-        start) check_node "${1:-}"; set_paths; cmd_start "$1" ;;
-        hosts) set_paths; hosts_list; printf '\n' ;;
+        start) check_node "${1:-}"; set_paths; need_addresses; cmd_start "$1" ;;
+        hosts) set_paths; need_addresses; hosts_list; printf '\n' ;;
         sql) check_node "${1:-}"; set_paths; node_sql "$@" ;;
         *) usage ;;
     esac
