@@ -2,6 +2,8 @@
 # Variables passed through to scripts/devstack.sh: PORT (8080), STACK_DIR (.run),
 # STOCKROOM_PROCESSES, STOCKROOM_THREADS, LOG_LEVEL (set them in the environment or on the command line).
 # `make chaos` (also run by `make test`) starts its own stack: see scripts/chaos-test.sh.
+# `make cluster` runs a 3-node Galera cluster (scripts/cluster.sh, under $(STACK_DIR)/cluster) and a dev
+# stack on it in CLUSTER_STACK_DIR ($(STACK_DIR)/cluster-app) on PORT; `make cluster-down` stops both.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -11,8 +13,10 @@ STACK_DIR ?= $(CURDIR)/.run
 export PORT STACK_DIR
 
 DEVSTACK := bash scripts/devstack.sh
+CLUSTER := bash scripts/cluster.sh
+CLUSTER_STACK_DIR ?= $(STACK_DIR)/cluster-app
 
-.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean settings-doc
+.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean settings-doc cluster cluster-down
 
 help:
 	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
@@ -22,6 +26,8 @@ help:
 	@echo "make bench    wrk through nginx against nginx and sysbench ceilings measured in the same run"
 	@echo "make up       start the stack in the background (idempotent); make down stops it; make status"
 	@echo "make admin NAME=alice   create or promote an admin on the running stack (password from stdin)"
+	@echo "make cluster  build, start a 3-node Galera cluster (SQL on 127.0.0.1:3311-3313) and a dev stack on it, http://127.0.0.1:$(PORT)"
+	@echo "make cluster-down   stop that dev stack, then the cluster (data kept; scripts/cluster.sh for the rest)"
 	@echo "make settings-doc   rewrite docs/configuration.md's settings table from the code"
 	@echo "make deps | build | migrate | install | clean"
 
@@ -69,7 +75,17 @@ chaos:
 install:
 	bash scripts/install.sh
 
-clean: down
+# The dev stack on the cluster: STOCKROOM_DB_HOSTS makes devstack.sh use the cluster instead of a MariaDB of its own.
+cluster: build
+	$(CLUSTER) up
+	STOCKROOM_DB_HOSTS="$$($(CLUSTER) hosts)" STACK_DIR='$(CLUSTER_STACK_DIR)' $(DEVSTACK) up
+	@echo "Stockroom on the Galera cluster: http://127.0.0.1:$(PORT) (app stack $(CLUSTER_STACK_DIR); scripts/cluster.sh status)"
+
+cluster-down:
+	STACK_DIR='$(CLUSTER_STACK_DIR)' $(DEVSTACK) down
+	$(CLUSTER) down
+
+clean: down cluster-down
 	rm -rf .run .build
 
 # make bench: wrk through nginx against nginx/sysbench ceilings of the same run, on its own stack (scripts/bench.sh).

@@ -2,6 +2,12 @@
 # Private dev/test stack for Stockroom: MariaDB + supervised stockroom-fcgi responders + nginx,
 # plus supervised stockroom-worker order processors, everything under $STACK_DIR (default <repo>/.run),
 # nothing touching the system instances.
+# External-database mode: with STOCKROOM_DB_HOSTS=host:port[,host:port...] set (e.g. the Galera
+# cluster of scripts/cluster.sh: `STOCKROOM_DB_HOSTS=$(scripts/cluster.sh hosts)`), the stack starts,
+# bootstraps and stops no MariaDB of its own: it uses that database (`stockroom`, user `stockroom`,
+# password stockroom-dev, created by whoever runs it), still migrates it on `up` and `migrate`, and
+# starts responders, workers and nginx as usual. `down`, `status` and `admin` take the mode from the
+# stack's env file, so they need no STOCKROOM_DB_HOSTS.
 #
 #   scripts/devstack.sh deps [--test]   install the Debian packages (as root), or print the apt-get line
 #   scripts/devstack.sh build           swift build -c release
@@ -14,7 +20,8 @@
 #   scripts/devstack.sh ctl ARGS...     stockroomctl ARGS with this stack's environment
 #   scripts/devstack.sh logs [LINES]    tail of every log of the stack
 #
-# Environment: STACK_DIR, PORT (8080), STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
+# Environment: STACK_DIR, PORT (8080), LISTEN_ADDRESS (127.0.0.1, nginx's listen address),
+#              STOCKROOM_DB_HOSTS (unset: a MariaDB of the stack's own), STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
 #              STOCKROOM_WORKERS (1; 0 runs none), BIN_DIR (<repo>/.build/release), LOG_LEVEL;
 #              for the workers, when set: STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH,
 #              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change);
@@ -29,13 +36,16 @@ SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)/$(basename "${BASH_SOURCE
 REPO="$(cd "$(dirname "$SELF")/.." && pwd -P)"
 
 PORT="${PORT:-8080}"
+LISTEN_ADDRESS="${LISTEN_ADDRESS:-127.0.0.1}"
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-1}"
 BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STACK_DIR="${STACK_DIR:-$REPO/.run}"
 
-DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-dev nginx libargon2-dev pkg-config curl)
+# galera-4, mariadb-backup (its SST method) and iproute2 (network namespaces): scripts/cluster.sh.
+DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-dev nginx libargon2-dev pkg-config curl
+              galera-4 mariadb-backup iproute2)
 # Any of these satisfies "nginx" (Debian 12 ships nginx plus the -light/-core/-full/-extras flavours).
 NGINX_FLAVOURS=(nginx nginx-core nginx-light nginx-full nginx-extras)
 
@@ -66,6 +76,8 @@ set_paths() {
         || die "STOCKROOM_TEST_HOOKS must be 0 or 1 (got '$STOCKROOM_TEST_HOOKS')"
     [[ -z "${STOCKROOM_LOCK_WAIT_TIMEOUT:-}" || "$STOCKROOM_LOCK_WAIT_TIMEOUT" =~ ^[1-9][0-9]*$ ]] \
         || die "STOCKROOM_LOCK_WAIT_TIMEOUT must be a positive whole number of seconds (got '$STOCKROOM_LOCK_WAIT_TIMEOUT')"
+    [[ "$LISTEN_ADDRESS" =~ ^[A-Za-z0-9.:-]+$ ]] || die "LISTEN_ADDRESS must be an IP address or host name (got '$LISTEN_ADDRESS')"
+    if [[ -n "${STOCKROOM_DB_HOSTS:-}" ]]; then check_db_hosts "$STOCKROOM_DB_HOSTS"; fi
     mkdir -p "$STACK_DIR"
     STACK_DIR="$(cd "$STACK_DIR" && pwd -P)"
     case "$BIN_DIR" in /*) ;; *) BIN_DIR="$REPO/$BIN_DIR" ;; esac
@@ -82,7 +94,10 @@ set_paths() {
     NGINX_ERROR_LOG="$NGINX_PREFIX/error.log"
     NGINX_PID="$STACK_DIR/nginx.pid"
     TEMPLATE="$REPO/nginx/dev.conf.template"
-    URL="http://127.0.0.1:$PORT"
+    # An IPv6 address goes in brackets in nginx's listen line and in the URL.
+    LISTEN_HOST="$LISTEN_ADDRESS"
+    [[ "$LISTEN_ADDRESS" == *:* ]] && LISTEN_HOST="[$LISTEN_ADDRESS]"
+    URL="http://$LISTEN_HOST:$PORT"
     # sun_path holds 108 bytes including the NUL.
     local longest="$STACK_DIR/fcgi-$STOCKROOM_PROCESSES.sock"
     (( ${#DB_SOCK} > ${#longest} )) && longest="$DB_SOCK"
@@ -156,7 +171,7 @@ stop_pid() {
 # Processes of this stack that no pid file names any more (a lost pid file, an interrupted up):
 # recognised by their command line (datadir, supervisor arguments, nginx config) or, for
 # stockroom-fcgi, by the socket path in their environment, for stockroom-worker by the
-# MariaDB socket in theirs.
+# MariaDB socket or (with an external database) the worker settings file in theirs.
 stray_pids() {
     local d pid cmd line
     local -a parts
@@ -184,7 +199,7 @@ stray_pids() {
                         [[ "$cmd" == *"/stockroom-worker "* ]] || continue
                         { mapfile -d '' -t parts <"$d/environ"; } 2>/dev/null || continue
                         for line in "${parts[@]}"; do
-                            if [[ "$line" == "STOCKROOM_DB_SOCKET=$DB_SOCK" ]]; then
+                            if [[ "$line" == "STOCKROOM_DB_SOCKET=$DB_SOCK" || "$line" == "STOCKROOM_ENV_FILE=$WORKER_ENV_FILE" ]]; then
                                 alive "$pid" && printf '%s\n' "$pid"
                                 break
                             fi
@@ -343,6 +358,35 @@ need_binary() {
 
 # ---------------------------------------------------------------------------- MariaDB
 
+# check_db_hosts LIST: host:port[,host:port...] (an IPv6 host in brackets).
+check_db_hosts() {
+    local entry
+    local -a entries
+    IFS=, read -r -a entries <<<"$1"
+    (( ${#entries[@]} )) || die "STOCKROOM_DB_HOSTS is empty"
+    for entry in "${entries[@]}"; do
+        [[ "$entry" =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]+)$ ]] && (( BASH_REMATCH[2] >= 1 && BASH_REMATCH[2] <= 65535 )) \
+            || die "STOCKROOM_DB_HOSTS must be host:port[,host:port...] (got '$1'; bad entry '$entry')"
+    done
+}
+
+# The external database of this stack: STOCKROOM_DB_HOSTS from the environment for the commands that
+# start things (up, run, migrate); for the others (down, status, admin) also the one the last `up`
+# wrote into the env file. Empty: the stack runs its own MariaDB.
+db_hosts() {
+    if [[ -n "${STOCKROOM_DB_HOSTS:-}" || "${1:-}" == --env-only ]]; then
+        printf '%s' "${STOCKROOM_DB_HOSTS:-}"
+        return 0
+    fi
+    [[ -r "$ENV_FILE" ]] || return 0
+    (
+        unset STOCKROOM_DB_HOSTS
+        # shellcheck disable=SC1090
+        . "$ENV_FILE"
+        printf '%s' "${STOCKROOM_DB_HOSTS:-}"
+    )
+}
+
 db_root() { mariadb --no-defaults -S "$DB_SOCK" -uroot "$@"; }
 db_answers() { db_root -N -B -e 'select 1' >/dev/null 2>&1; }
 
@@ -406,10 +450,24 @@ SQL
 }
 
 write_env() {
-    local tmp="$ENV_FILE.tmp"
+    local tmp="$ENV_FILE.tmp" hosts first
+    hosts="$(db_hosts --env-only)"
     {
         printf '# Environment of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
-        printf 'export STOCKROOM_DB_SOCKET=%q\n' "$DB_SOCK"
+        if [[ -n "$hosts" ]]; then
+            # Single quotes rather than %q (which writes \, for a comma): check_db_hosts allows no
+            # quote in it, and the naive readers of this file (the tests' env parsers) get it right.
+            printf "export STOCKROOM_DB_HOSTS='%s'\n" "$hosts"
+            # The first node also as STOCKROOM_DB_HOST/PORT, for binaries that do not read
+            # STOCKROOM_DB_HOSTS yet (harmless for those that do).
+            first="${hosts%%,*}"
+            local host="${first%:*}"
+            host="${host#[}"; host="${host%]}"
+            printf 'export STOCKROOM_DB_HOST=%q\n' "$host"
+            printf 'export STOCKROOM_DB_PORT=%q\n' "${first##*:}"
+        else
+            printf 'export STOCKROOM_DB_SOCKET=%q\n' "$DB_SOCK"
+        fi
         printf 'export STOCKROOM_DB_USER=%q\n' "$DB_USER"
         printf 'export STOCKROOM_DB_PASSWORD=%q\n' "$DB_PASSWORD"
         printf 'export STOCKROOM_DB_NAME=%q\n' "$DB_NAME"
@@ -431,8 +489,15 @@ run_ctl() {
 }
 
 prepare_db() {
-    start_mariadb
-    bootstrap_db
+    local hosts
+    hosts="$(db_hosts --env-only)"
+    if [[ -n "$hosts" ]]; then
+        log "external database: $hosts (no MariaDB of this stack started)"
+        mariadb_pid >/dev/null && log "note: this stack's own MariaDB still runs ($DATADIR); devstack.sh down without STOCKROOM_DB_HOSTS stops it"
+    else
+        start_mariadb
+        bootstrap_db
+    fi
     write_env
     need_binary stockroomctl
     log "stockroomctl migrate"
@@ -441,10 +506,35 @@ prepare_db() {
 
 stop_mariadb() {
     local pid
+    if [[ -n "$(db_hosts --env-only)" ]]; then
+        mariadb_pid >/dev/null && log "STOCKROOM_DB_HOSTS is set: leaving this stack's own MariaDB running ($DATADIR)"
+        return 0
+    fi
     if pid="$(mariadb_pid)"; then
         stop_pid MariaDB "$pid" TERM 60
     fi
     rm -f "$DB_PID"
+}
+
+# The database lines of the env file (the responders and workers read it when they start).
+db_env_lines() { grep '^export STOCKROOM_DB_' "$ENV_FILE" 2>/dev/null || true; }
+
+# restart_for_new_database OLD-LINES: the env file now names another database (own MariaDB <->
+# STOCKROOM_DB_HOSTS, or other hosts): the running responders and workers are stopped, to be
+# started again by this `up` with the new one.
+restart_for_new_database() {
+    [[ -n "$1" && "$1" != "$(db_env_lines)" ]] || return 0
+    local -a idx=()
+    mapfile -t idx < <(known_indices)
+    if (( ${#idx[@]} )); then
+        log "the stack's database changed; restarting responders ${idx[*]}"
+        stop_responders "${idx[@]}"
+    fi
+    mapfile -t idx < <(known_worker_indices)
+    if (( ${#idx[@]} )); then
+        log "the stack's database changed; restarting workers ${idx[*]}"
+        stop_workers "${idx[@]}"
+    fi
 }
 
 # ---------------------------------------------------------------------------- responders
@@ -758,6 +848,7 @@ render_nginx() {
     sed -e "s|^\\([[:space:]]*\\)@UPSTREAM_SERVERS@[[:space:]]*\$|$up_line|" \
         -e "s|@UPSTREAM_SERVERS@|$up_inline|g" \
         -e "s|@PORT@|$PORT|g" \
+        -e "s|@LISTEN_ADDRESS@|$(sed_escape "$LISTEN_HOST")|g" \
         -e "s|@STACK_DIR@|$(sed_escape "$STACK_DIR")|g" \
         -e "s|@REPO@|$(sed_escape "$REPO")|g" \
         -e "s|@NGINX_USER@|$(sed_escape "$user")|g" \
@@ -818,7 +909,7 @@ start_nginx() {
     nginx_test "$NGINX_CONF"
     rm -f "$NGINX_PID"
     nginx_args "$NGINX_CONF"
-    log "starting nginx on 127.0.0.1:$PORT"
+    log "starting nginx on $LISTEN_HOST:$PORT"
     # nginx daemonises (its master calls setsid) and writes its pid file just after.
     local out
     if ! out="$(nginx "${NGINX_ARGS[@]}" </dev/null 2>&1)"; then
@@ -870,7 +961,9 @@ cmd_logs() {
         [[ "$f" == */access.log ]] && (( lines > 15 )) && lines=15
         printf '\n===== %s (last %s lines) =====\n' "$f" "$lines" >&2
         tail -n "$lines" "$f" >&2 || true
-    done < <(find "$STACK_DIR" -maxdepth 3 \( -path "$STACK_DIR/test-*" -o -path "$DB_DIR" \) -prune \
+    # Nested stacks are pruned: test stacks, and scripts/cluster.sh's cluster and app stack (make cluster).
+    done < <(find "$STACK_DIR" -maxdepth 3 \( -path "$STACK_DIR/test-*" -o -path "$DB_DIR" -o -path "$STACK_DIR/cluster" \
+                  -o -path "$STACK_DIR/cluster-*" \) -prune \
                   -o -name '*.log' -type f -print 2>/dev/null | sort)
 }
 
@@ -883,7 +976,10 @@ cmd_up() {
         need_binary stockroom-worker "; or start the stack without workers: STOCKROOM_WORKERS=0"
     fi
     [[ -r "$TEMPLATE" ]] || die "$TEMPLATE not found"
+    local old_db
+    old_db="$(db_env_lines)"
     prepare_db
+    restart_for_new_database "$old_db"
     restart_changed_responders
     local i
     local -A log_size=()
@@ -947,7 +1043,10 @@ cmd_down() {
 cmd_status() {
     local ok=1 pid spid i n="$STOCKROOM_PROCESSES"
     printf 'stack %s, %s\n' "$STACK_DIR" "$URL"
-    if pid="$(mariadb_pid)"; then printf '  %-14s running (pid %s)\n' mariadb "$pid"
+    local hosts
+    hosts="$(db_hosts)"
+    if [[ -n "$hosts" ]]; then printf '  %-14s external: %s\n' database "$(external_db_status "$hosts")"
+    elif pid="$(mariadb_pid)"; then printf '  %-14s running (pid %s)\n' mariadb "$pid"
     else printf '  %-14s stopped\n' mariadb; ok=0; fi
     while read -r i; do (( i > n )) && n="$i"; done < <(known_indices)
     for ((i = 1; i <= n; i++)); do
@@ -974,6 +1073,21 @@ cmd_status() {
     printf '  %-14s %s\n' health "$code"
     [[ "$code" == 200 ]] || ok=0
     (( ok )) || exit 3
+}
+
+# external_db_status LIST: each host:port of LIST followed by whether it answers as the stack's user.
+external_db_status() {
+    local entry host out=""
+    local -a entries
+    IFS=, read -r -a entries <<<"$1"
+    for entry in "${entries[@]}"; do
+        host="${entry%:*}"; host="${host#[}"; host="${host%]}"
+        if mariadb --no-defaults --connect-timeout=2 -h "$host" -P "${entry##*:}" -u"$DB_USER" -p"$DB_PASSWORD" \
+                -N -B -e 'select 1' >/dev/null 2>&1; then out="$out $entry up,"
+        else out="$out $entry no answer,"; fi
+    done
+    out="${out# }"
+    printf '%s' "${out%,}"
 }
 
 cmd_run() {
@@ -1008,7 +1122,9 @@ cmd_admin() {
     local name="${1:-}"
     [[ -n "$name" ]] || die "usage: devstack.sh admin NAME   (password on stdin)"
     [[ -r "$ENV_FILE" ]] || die "$ENV_FILE missing: start the stack first (make up)"
-    mariadb_pid >/dev/null || die "MariaDB of $STACK_DIR is not running: start the stack first (make up)"
+    if [[ -z "$(db_hosts)" ]]; then
+        mariadb_pid >/dev/null || die "MariaDB of $STACK_DIR is not running: start the stack first (make up)"
+    fi
     if [[ -t 0 ]]; then
         local pw pw2
         read -rs -p "Password for admin '$name': " pw; printf '\n' >&2
