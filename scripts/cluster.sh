@@ -52,7 +52,9 @@ die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
 set_paths() {
     local v
     for v in BASE_PORT GCOMM_BASE_PORT IST_BASE_PORT SST_BASE_PORT; do
-        [[ "${!v}" =~ ^[0-9]+$ ]] && (( ${!v} >= 1 && ${!v} + 2 <= 65535 )) || die "$v must be a TCP port number (got '${!v}')"
+        if ! [[ "${!v}" =~ ^[0-9]{1,5}$ ]] || (( 10#${!v} < 1 || 10#${!v} + 2 > 65535 )); then
+            die "$v must be a TCP port number, at most 65533 (got '${!v}')"
+        fi
     done
     [[ "$WAIT_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "CLUSTER_WAIT_SECONDS must be a positive whole number (got '$WAIT_SECONDS')"
     [[ -z "$CLUSTER_NETNS_PREFIX" || "$CLUSTER_NETNS_PREFIX" =~ ^[A-Za-z0-9_.-]+$ ]] \
@@ -159,7 +161,8 @@ node_pid() {
 
 # Processes of node I that no pid file names (a lost pid file, an interrupted start), by command line.
 stray_pids() {
-    local d pid needle="--defaults-file=$(node_cnf "$1") "
+    local d pid needle
+    needle="--defaults-file=$(node_cnf "$1") "
     for d in /proc/[0-9]*; do
         pid="${d#/proc/}"
         [[ "$(proc_cmdline "$pid")" == *"$needle"* ]] && alive "$pid" && printf '%s\n' "$pid"

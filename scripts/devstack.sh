@@ -364,9 +364,13 @@ check_db_hosts() {
     local -a entries
     IFS=, read -r -a entries <<<"$1"
     (( ${#entries[@]} )) || die "STOCKROOM_DB_HOSTS is empty"
+    # read drops a trailing empty field: "a:1," would pass as "a:1".
+    [[ "$1" != *, ]] || die "STOCKROOM_DB_HOSTS must be host:port[,host:port...] (got '$1'; it ends with a comma)"
     for entry in "${entries[@]}"; do
-        [[ "$entry" =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]+)$ ]] && (( BASH_REMATCH[2] >= 1 && BASH_REMATCH[2] <= 65535 )) \
-            || die "STOCKROOM_DB_HOSTS must be host:port[,host:port...] (got '$1'; bad entry '$entry')"
+        if ! [[ "$entry" =~ ^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$ ]] \
+                || (( 10#${BASH_REMATCH[2]} < 1 || 10#${BASH_REMATCH[2]} > 65535 )); then
+            die "STOCKROOM_DB_HOSTS must be host:port[,host:port...] (got '$1'; bad entry '$entry')"
+        fi
     done
 }
 

@@ -1,8 +1,26 @@
+/// One MariaDB server a process may connect to over TCP.
+public struct MariaDBEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt32
+
+    public init(host: String, port: UInt32) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
 /// Where and how to reach MariaDB. Built once from the settings and shared by every connection.
 public struct MariaDBConfiguration: Sendable {
     public var unixSocket: String?
-    public var host: String
-    public var port: UInt32
+    /// The servers in the operator's order: one server, or the nodes of a Galera cluster. Every
+    /// process connects to the first usable one, so that all of them write on the same node.
+    public var endpoints: [MariaDBEndpoint] {
+        didSet { nodeHealth = MariaDBNodeHealth(nodeCount: endpoints.count) }
+    }
+    /// What this process has learnt of each endpoint; shared by every copy of this configuration.
+    public private(set) var nodeHealth: MariaDBNodeHealth
     public var user: String
     public var password: String
     public var database: String
@@ -19,6 +37,9 @@ public struct MariaDBConfiguration: Sendable {
     /// `max_prepared_stmt_count` must exceed connections × this (see docs/deployment.md).
     public var statementCacheCapacity = MariaDBConfiguration.defaultStatementCacheCapacity
     public static let defaultStatementCacheCapacity = 64
+    /// How long a transaction whose node failed may keep looking for another node before the
+    /// failure is reported (seconds, from the first failure).
+    public var failoverSeconds: Double = 2
 
     public init(
         unixSocket: String? = nil, host: String = "localhost", port: UInt32 = 3306,
@@ -27,8 +48,8 @@ public struct MariaDBConfiguration: Sendable {
         lockWaitTimeout: UInt32 = 5
     ) {
         self.unixSocket = unixSocket
-        self.host = host
-        self.port = port
+        self.endpoints = [MariaDBEndpoint(host: host, port: port)]
+        self.nodeHealth = MariaDBNodeHealth(nodeCount: 1)
         self.user = user
         self.password = password
         self.database = database
@@ -37,4 +58,7 @@ public struct MariaDBConfiguration: Sendable {
         self.writeTimeout = writeTimeout
         self.lockWaitTimeout = lockWaitTimeout
     }
+
+    /// The nodes a connection can go to: the socket alone when one is set.
+    var nodeCount: Int { unixSocket == nil ? endpoints.count : 1 }
 }

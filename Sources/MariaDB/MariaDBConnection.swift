@@ -9,6 +9,11 @@ public final class MariaDBConnection {
     private var statements: StatementCache<MariaDBStatement>
     public private(set) var isBroken = false
     public private(set) var isInTransaction = false
+    /// Index of the endpoint (in the configuration's list) this connection went to.
+    public let node: Int
+    /// The server is a Galera node (`wsrep_on`): its certification aborts look different (see
+    /// `MariaDBSession`).
+    public private(set) var isClusterNode = false
 
     /// Calls `mysql_library_init` once; call before starting threads.
     public static func initializeLibrary() {
@@ -24,7 +29,10 @@ public final class MariaDBConnection {
         mysql_thread_end()
     }
 
-    public init(configuration: MariaDBConfiguration) throws {
+    /// Connects to endpoint `node` (the socket when one is configured) and checks that it can serve:
+    /// a Galera node must be synced and in the primary component.
+    public init(configuration: MariaDBConfiguration, node: Int = 0) throws {
+        precondition(configuration.endpoints.indices.contains(node), "no endpoint \(node)")
         guard let handle = mysql_init(nil) else {
             throw MariaDBError(code: MariaDBError.Code(2008), serverMessage: "out of memory in mysql_init")
         }
@@ -39,11 +47,12 @@ public final class MariaDBConnection {
         if configuration.readCommitted {
             stockroom_mysql_set_string_option(handle, MYSQL_INIT_COMMAND, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         }
+        let endpoint = configuration.endpoints[node]
         let connected = mysql_real_connect(
             handle,
-            configuration.unixSocket == nil ? configuration.host : nil,
+            configuration.unixSocket == nil ? endpoint.host : nil,
             configuration.user, configuration.password, configuration.database,
-            configuration.unixSocket == nil ? configuration.port : 0,
+            configuration.unixSocket == nil ? endpoint.port : 0,
             configuration.unixSocket, 0)
         if connected == nil {
             let error = MariaDBStatement.error(statement: nil, connection: handle)
@@ -51,7 +60,42 @@ public final class MariaDBConnection {
             throw error
         }
         self.handle = handle
+        self.node = node
         self.statements = StatementCache(capacity: configuration.statementCacheCapacity)
+        try checkClusterState()
+    }
+
+    /// On a Galera node: refuses a node that is not ready, not synced (a joiner still catching up,
+    /// whose reads are stale) or outside the primary component, with 1047 as the server would; and
+    /// sets `wsrep_sync_wait = 1`, so that a read (and START TRANSACTION) first waits for every
+    /// write the cluster committed before it: read-your-writes even across nodes. A server without
+    /// Galera (no `wsrep_on`, or off) is left as it is.
+    private func checkClusterState() throws {
+        let sql = """
+            SELECT @@wsrep_on, \
+            (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'), \
+            (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE'), \
+            (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_STATUS')
+            """
+        let row: MariaDBRow
+        do {
+            defer { statements.remove(sql) }  // asked once per connection: no cache slot for it
+            guard let first = try query(sql).first else { return }
+            row = first
+        } catch let error as MariaDBError where error.code == .unknownSystemVariable {
+            return  // a build without Galera support
+        }
+        guard row.int(0) == 1 else { return }
+        isClusterNode = true
+        // 4 is Synced; 2 (Donor/Desynced) still applies every write in order and serves, as a
+        // mariabackup donor does.
+        let ready = row.string(1) == "ON", localState = row.string(2), primary = row.string(3) == "Primary"
+        guard ready, primary, localState == "4" || localState == "2" else {
+            isBroken = true
+            throw MariaDBError(code: .wsrepNotReady, sqlState: "08S01",
+                               serverMessage: "Galera node not usable (ready \(row.string(1) ?? "?"), state \(localState ?? "?"), \(row.string(3) ?? "?"))")
+        }
+        try execute(text: "SET SESSION wsrep_sync_wait = 1")
     }
 
     deinit {
@@ -101,14 +145,18 @@ public final class MariaDBConnection {
     }
 
     public func beginTransaction() throws {
+        try execute(text: "START TRANSACTION")
+        isInTransaction = true
+    }
+
+    /// A statement without parameters or result, sent as text (nothing to prepare or cache).
+    private func execute(text: String) throws {
         try ensureUsable()
-        let text = "START TRANSACTION"
         if mysql_real_query(handle, text, UInt(text.utf8.count)) != 0 {
             let error = lastError()
             noteFailure(error)
             throw error
         }
-        isInTransaction = true
     }
 
     public func commit() throws {
@@ -124,7 +172,7 @@ public final class MariaDBConnection {
     /// Rolls back; a failure here only marks the connection broken (the server rolls back on disconnect).
     public func rollback() {
         defer { isInTransaction = false }
-        guard !isBroken else { return }
+        guard !isBroken, isInTransaction else { return }
         if mysql_rollback(handle) != 0 {
             isBroken = true
         }

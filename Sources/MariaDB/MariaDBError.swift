@@ -12,6 +12,13 @@ public struct MariaDBError: Error, CustomStringConvertible, Sendable {
         public static let outOfRange = Code(1264)
         public static let tooManyPreparedStatements = Code(1461)
         public static let needsReprepare = Code(1615)
+        public static let unknownSystemVariable = Code(1193)
+        /// ER_UNKNOWN_COM_ERROR as Galera uses it: "WSREP has not yet prepared node for application use".
+        public static let wsrepNotReady = Code(1047)
+        /// A syntax error and an unknown table: on a Galera node also what a transaction aborted by
+        /// a replicated write reports while the node opens its tables after a rejoin.
+        public static let syntaxError = Code(1064)
+        public static let unknownTable = Code(1146)
         public static let queryInterrupted = Code(1317)
         public static let statementTimeout = Code(1969)
         /// CR_NEW_STMT_METADATA: the statement's result changed shape since it was prepared.

@@ -2,7 +2,9 @@ import Logging
 
 /// A thread's access to the database: holds at most one live connection and replaces it when it
 /// broke, only between transactions. Runs transactions with a bounded retry on deadlock and lock
-/// wait timeout.
+/// wait timeout. With several endpoints (a Galera cluster) it keeps its connection on the node its
+/// process prefers, moves between transactions when that changes, and runs a transaction whose
+/// node failed before COMMIT again on the next node.
 public final class MariaDBSession {
     public let configuration: MariaDBConfiguration
     private var current: MariaDBConnection?
@@ -13,6 +15,8 @@ public final class MariaDBSession {
     /// Called when a connection is opened, and when one is dropped (broken or closed).
     public var onConnectionOpened: (() -> Void)?
     public var onConnectionClosed: (() -> Void)?
+    /// Called when a transaction or read runs again on another node because its node failed.
+    public var onFailover: ((MariaDBError) -> Void)?
 
     public init(configuration: MariaDBConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -22,19 +26,59 @@ public final class MariaDBSession {
     /// Whether a live connection is held right now.
     public var isConnected: Bool { current.map { !$0.isBroken } ?? false }
 
-    /// The live connection, connecting afresh if there is none or the last one broke.
+    /// The live connection, connecting afresh if there is none, the last one broke, or the process
+    /// now prefers another node.
     public func connection() throws -> MariaDBConnection {
         if let connection = current, !connection.isBroken {
-            return connection
+            if connection.node == configuration.nodeHealth.preferredNode { return connection }
+            // Between transactions: follow the process to its preferred node, or stay if it fails.
+            guard let moved = try? open() else { return connection }
+            drop()
+            logger.notice("database connection moved", metadata: [
+                "db.node": "\(configuration.endpoints[moved.node])", "db.from": "\(configuration.endpoints[connection.node])",
+            ])
+            return adopt(moved)
         }
         if current != nil {
             logger.notice("replacing broken database connection")
             drop()
         }
-        let connection = try MariaDBConnection(configuration: configuration)
+        return adopt(try open())
+    }
+
+    private func adopt(_ connection: MariaDBConnection) -> MariaDBConnection {
         current = connection
         onConnectionOpened?()
         return connection
+    }
+
+    /// Connects to the first node that takes the connection, unsuspected nodes first, in list order.
+    private func open() throws -> MariaDBConnection {
+        let health = configuration.nodeHealth
+        var lastError: Error?
+        for node in health.connectionOrder() {
+            do {
+                let connection = try MariaDBConnection(configuration: configuration, node: node)
+                if health.recordUsable(node) {
+                    logger.notice("database node usable again", metadata: ["db.node": "\(configuration.endpoints[node])"])
+                }
+                return connection
+            } catch let error as MariaDBError where error.isConnectionLost {
+                nodeFailed(node, error)
+                lastError = error
+            }
+        }
+        throw lastError ?? MariaDBError(code: .notConnected, serverMessage: "no database endpoint")
+    }
+
+    private func nodeFailed(_ node: Int, _ error: MariaDBError) {
+        guard configuration.nodeCount > 1 else { return }
+        if !configuration.nodeHealth.isSuspected(node) {
+            logger.warning("database node failed", metadata: [
+                "db.node": "\(configuration.endpoints[node])", "db.error": "\(error.code.rawValue)",
+            ])
+        }
+        configuration.nodeHealth.recordFailed(node, configuration: configuration, logger: logger)
     }
 
     public func close() {
@@ -58,49 +102,66 @@ public final class MariaDBSession {
     }
 
     /// Runs read-only statements outside a transaction. A connection that died while idle (server
-    /// restart, KILL, wait_timeout) is replaced and the read tried once more: reads are safe to repeat.
+    /// restart, KILL, wait_timeout) or whose node failed is replaced and the read tried once more,
+    /// on the next node if need be: reads are safe to repeat.
     public func read<T>(_ body: (MariaDBConnection) throws -> T) throws -> T {
         let connection = try self.connection()
         do {
             return try body(connection)
         } catch let error as MariaDBError where error.isConnectionLost {
+            nodeFailed(connection.node, error)
             drop()
+            onFailover?(error)
             return try body(try self.connection())
         }
     }
 
-    /// START TRANSACTION on a live connection; a connection found dead at this point (nothing of the
-    /// transaction has run yet) is replaced once.
-    private func begin() throws -> MariaDBConnection {
-        let connection = try self.connection()
-        do {
-            try connection.beginTransaction()
-            return connection
-        } catch let error as MariaDBError where error.isConnectionLost {
-            drop()
-            let fresh = try self.connection()
-            try fresh.beginTransaction()
-            return fresh
-        }
-    }
-
     /// Runs `body` inside START TRANSACTION ... COMMIT. Any error rolls back explicitly. Deadlocks,
-    /// lock wait timeouts (also when a row fetch or the COMMIT reports them) and a full server
-    /// statement limit retry the whole body a bounded number of times, with jittered backoff.
+    /// lock wait timeouts (also when a row fetch or the COMMIT reports them), Galera certification
+    /// aborts and a full server statement limit retry the whole body a bounded number of times,
+    /// with jittered backoff. A node that fails before COMMIT (nothing of the transaction is
+    /// committed then) sends it to the next node, for `configuration.failoverSeconds` at most; a
+    /// connection lost during COMMIT is reported: whether it committed is unknown.
     public func transaction<T>(_ body: (MariaDBConnection) throws -> T) throws -> T {
         var attempt = 0
+        var failoverDeadline: UInt64?
         while true {
-            attempt += 1
-            let connection = try begin()
+            let connection: MariaDBConnection
             do {
+                connection = try self.connection()
+                try connection.beginTransaction()
                 let value = try body(connection)
-                try connection.commit()
+                do {
+                    try connection.commit()
+                } catch let error as MariaDBError where error.isConnectionLost && error.code != .wsrepNotReady {
+                    drop()
+                    throw CommitOutcomeUnknown(error: error)
+                }
                 return value
+            } catch let unknown as CommitOutcomeUnknown {
+                throw unknown.error
             } catch let error as MariaDBError {
-                connection.rollback()
+                if let connection = current { connection.rollback() }
+                if error.isConnectionLost {
+                    if let connection = current { nodeFailed(connection.node, error) }
+                    drop()
+                    // Once at once on any server (a connection that died while idle is found out by
+                    // START TRANSACTION); then, with other nodes to go to, until the deadline.
+                    let now = MonotonicNanoseconds.now()
+                    if let deadline = failoverDeadline {
+                        guard configuration.nodeCount > 1, now < deadline else { throw error }
+                        usleep(20_000)
+                    } else {
+                        failoverDeadline = now + UInt64(configuration.failoverSeconds * 1e9)
+                    }
+                    if configuration.nodeCount > 1 { onFailover?(error) }
+                    logger.debug("running transaction again on a new connection", metadata: ["db.error": "\(error.code.rawValue)"])
+                    continue
+                }
+                attempt += 1
                 // A statement limit that freeing this connection's statements did not lift may be
                 // lifted by the other connections doing the same: worth a retry too.
-                if error.kind == .conflict || error.kind == .statementLimit, attempt < transactionAttempts {
+                if isRetryable(error), attempt < transactionAttempts {
                     onRetry?(error)
                     logger.debug("retrying transaction", metadata: ["db.error": "\(error.code.rawValue)", "attempt": "\(attempt)"])
                     let base = 5 << attempt  // 10, 20, 40 ms
@@ -109,10 +170,31 @@ public final class MariaDBSession {
                 }
                 throw error
             } catch {
-                connection.rollback()
+                current?.rollback()
                 throw error
             }
         }
+    }
+
+    /// Conflicts, the statement limit, and on a Galera node the 1064/1146 that a transaction
+    /// aborted by a replicated write reports while the node opens its tables after a rejoin.
+    private func isRetryable(_ error: MariaDBError) -> Bool {
+        if error.kind == .conflict || error.kind == .statementLimit { return true }
+        guard current?.isClusterNode == true else { return false }
+        return error.code == .syntaxError || error.code == .unknownTable
+    }
+
+    private struct CommitOutcomeUnknown: Error {
+        let error: MariaDBError
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (failover deadlines).
+enum MonotonicNanoseconds {
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 }
 

@@ -22,6 +22,7 @@ public final class RequestHandler {
         let session = MariaDBSession(configuration: application.configuration.database, logger: logger)
         let metrics = application.metrics
         session.onRetry = { _ in metrics.transactionRetried() }
+        session.onFailover = { _ in metrics.failedOver() }
         session.onConnectionOpened = { metrics.connectionOpened() }
         session.onConnectionClosed = { metrics.connectionClosed() }
         self.database = session

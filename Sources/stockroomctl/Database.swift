@@ -15,10 +15,11 @@ enum OperatorDatabase {
         }
     }()
 
+    /// A connection to the first usable node (the writer node, on a cluster).
     static func connect() throws -> MariaDBConnection {
         MariaDBConnection.initializeLibrary()
         do {
-            return try MariaDBConnection(configuration: settings.database)
+            return try MariaDBSession(configuration: settings.database, logger: Logger(label: "stockroomctl")).connection()
         } catch let error as MariaDBError {
             FileHandle.standardError.write(Data("stockroomctl: cannot connect to MariaDB: \(error) \(error.serverMessage)\n".utf8))
             throw ExitCodeError.failure

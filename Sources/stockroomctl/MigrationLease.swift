@@ -80,13 +80,14 @@ final class MigrationLease {
     private func startRenewing() {
         renewing = true
         let configuration = OperatorDatabase.settings.database
+        let node = connection.node  // the runner's node: one writer node, on a cluster too
         let holder = self.holder
         let leaseSeconds = self.leaseSeconds
         let thread = Thread { [stopRenewing, renewerDone] in
             MariaDBConnection.initializeThread()
-            var connection = try? MariaDBConnection(configuration: configuration)
+            var connection = try? MariaDBConnection(configuration: configuration, node: node)
             while stopRenewing.wait(timeout: .now() + .milliseconds(Int(leaseSeconds) * 250)) == .timedOut {
-                if connection == nil || connection!.isBroken { connection = try? MariaDBConnection(configuration: configuration) }
+                if connection == nil || connection!.isBroken { connection = try? MariaDBConnection(configuration: configuration, node: node) }
                 _ = try? connection?.query("""
                     UPDATE schema_migration_lease SET expires_at = UTC_TIMESTAMP() + INTERVAL ? SECOND
                     WHERE id = 1 AND holder = ?

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Testing
+import MariaDB
 @testable import StockroomRuntime
 
 @Suite struct SettingsTests {
@@ -15,8 +16,8 @@ import Testing
             #expect(responder.sessionLifetimeSeconds == Int64(Setting.sessionLifetime.defaultText))
             #expect(responder.logLevel == .info)
             #expect(!responder.testHooksEnabled)
-            #expect(responder.database.port == UInt32(Setting.databasePort.defaultText))
-            #expect(responder.database.host == Setting.databaseHost.defaultText)
+            #expect(responder.database.endpoints == [MariaDBEndpoint(host: Setting.databaseHost.defaultText,
+                                                                      port: UInt32(Setting.databasePort.defaultText)!)])
             #expect(responder.database.unixSocket == nil)
             #expect(responder.database.statementCacheCapacity == Int(Setting.statementCache.defaultText))
             #expect(responder.database.lockWaitTimeout == UInt32(Setting.lockWaitTimeout.defaultText))
@@ -37,7 +38,7 @@ import Testing
             "STOCKROOM_SOCKET_GROUP": "www-data",
         ])
         #expect(settings.threadCount == 8)
-        #expect(settings.database.port == 3307)
+        #expect(settings.database.endpoints.map(\.port) == [3307])
         #expect(settings.database.unixSocket == "/run/db.sock")
         #expect(settings.logLevel == .debug)
         #expect(settings.shutdownTimeoutSeconds == 2.5)
@@ -48,6 +49,18 @@ import Testing
         #expect(flagged.threadCount == 4 && flagged.socketPath == "/b.sock")
     }
 
+    /// A cluster's nodes in the operator's order; a port left out is STOCKROOM_DB_PORT's.
+    @Test func clusterHostsAreReadInOrder() throws {
+        let settings = try WorkerSettings(environment: [
+            "STOCKROOM_DB_HOSTS": "10.0.0.3:3307, db-b ,[fd00::1]:3310", "STOCKROOM_DB_PORT": "3399", "STOCKROOM_DB_HOST": "ignored",
+        ])
+        #expect(settings.database.endpoints == [
+            MariaDBEndpoint(host: "10.0.0.3", port: 3307), MariaDBEndpoint(host: "db-b", port: 3399),
+            MariaDBEndpoint(host: "fd00::1", port: 3310),
+        ])
+        #expect(settings.database.endpoints.map(\.description) == ["10.0.0.3:3307", "db-b:3399", "[fd00::1]:3310"])
+    }
+
     /// The same rule for every value: each bad one is named, whichever program reads it.
     @Test(arguments: [
         ("STOCKROOM_DB_PORT", "abc"), ("STOCKROOM_DB_PORT", "70000"), ("STOCKROOM_DB_PORT", "0"),
@@ -56,6 +69,10 @@ import Testing
         ("STOCKROOM_SHUTDOWN_TIMEOUT", "nan"), ("STOCKROOM_IDLE_TIMEOUT", "0"), ("STOCKROOM_SESSION_TTL", "-5"),
         ("STOCKROOM_TEST_HOOKS", "yes"), ("STOCKROOM_DB_TIMEOUT", "0"), ("STOCKROOM_LOCK_WAIT_TIMEOUT", "1s"),
         ("STOCKROOM_DB_STATEMENT_CACHE", "5000"), ("STOCKROOM_DB_PORT", " 3306"),
+        ("STOCKROOM_DB_HOSTS", "db1:3306"), ("STOCKROOM_DB_HOSTS", "db1:3306,db1:3306"), ("STOCKROOM_DB_HOSTS", "db1,,db2"),
+        ("STOCKROOM_DB_HOSTS", "db1:0,db2"), ("STOCKROOM_DB_HOSTS", "db1:70000,db2"), ("STOCKROOM_DB_HOSTS", "db1:x,db2"),
+        ("STOCKROOM_DB_HOSTS", "::1,db2"), ("STOCKROOM_DB_HOSTS", "[::1,db2"), ("STOCKROOM_DB_HOSTS", "db 1,db2"),
+        ("STOCKROOM_DB_HOSTS", "db1;db2"), ("STOCKROOM_DB_HOSTS", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"),
     ])
     func aBadResponderValueIsRefusedByName(name: String, value: String) {
         #expect {

@@ -9,6 +9,7 @@ public final class StockroomMetrics: Sendable {
     private let connectionsInUse: Meter
     private let connectionsOpen: Meter
     private let transactionRetries: CoreMetrics.Counter
+    private let failovers: CoreMetrics.Counter
     private let ordersPlaced: CoreMetrics.Counter
     private let stockConflicts: CoreMetrics.Counter
     private let lockHold: CoreMetrics.Timer
@@ -35,6 +36,7 @@ public final class StockroomMetrics: Sendable {
         connectionsInUse = Meter(label: "stockroom_db_connections_in_use")
         connectionsOpen = Meter(label: "stockroom_db_connections_open")
         transactionRetries = CoreMetrics.Counter(label: "stockroom_db_transaction_retries_total")
+        failovers = CoreMetrics.Counter(label: "stockroom_db_failovers_total")
         ordersPlaced = CoreMetrics.Counter(label: "stockroom_orders_placed_total")
         stockConflicts = CoreMetrics.Counter(label: "stockroom_stock_conflicts_total")
         lockHold = CoreMetrics.Timer(label: "stockroom_order_lock_hold_seconds")
@@ -49,6 +51,8 @@ public final class StockroomMetrics: Sendable {
     }
 
     public func transactionRetried() { transactionRetries.increment() }
+    /// A transaction or read ran again on another node because its node failed.
+    public func failedOver() { failovers.increment() }
     func orderPlaced(lockWaitNanoseconds: Int64, lockHeldNanoseconds: Int64) {
         ordersPlaced.increment()
         lockWait.recordNanoseconds(lockWaitNanoseconds)

@@ -8,8 +8,9 @@ extension MariaDBConfiguration {
     init(reading reader: inout SettingsReader) {
         self.init()
         unixSocket = reader.optionalText(.databaseSocket)
-        host = reader.text(.databaseHost)
-        port = UInt32(reader.integer(.databasePort, in: 1...65535))
+        let port = UInt32(reader.integer(.databasePort, in: 1...65535))
+        endpoints = reader.endpoints(.databaseHosts, defaultPort: port)
+            ?? [MariaDBEndpoint(host: reader.text(.databaseHost), port: port)]
         user = reader.text(.databaseUser)
         password = reader.text(.databasePassword)
         database = reader.text(.databaseName)

@@ -1,4 +1,5 @@
 import Logging
+import MariaDB
 
 /// Why a program would not start (or a reload was refused): every bad value at once, each naming
 /// its variable.
@@ -84,6 +85,50 @@ public struct SettingsReader {
         return wholeValue * 100 + fractionValue
     }
 
+    /// `host:port,host:port,...` (`[v6addr]:port` for IPv6; a missing port is `defaultPort`), 2 to
+    /// 16 distinct entries; nil when unset.
+    public mutating func endpoints(_ setting: Setting, defaultPort: UInt32) -> [MariaDBEndpoint]? {
+        guard let text = given(setting) else { return nil }
+        let expected = "2 to 16 distinct host:port entries separated by commas"
+        var endpoints: [MariaDBEndpoint] = []
+        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let endpoint = Self.endpoint(entry.trimmingSpaces, defaultPort: defaultPort), !endpoints.contains(endpoint) else {
+                refuse(setting, text, expected)
+                return nil
+            }
+            endpoints.append(endpoint)
+        }
+        guard (2...16).contains(endpoints.count) else {
+            refuse(setting, text, expected)
+            return nil
+        }
+        return endpoints
+    }
+
+    static func endpoint(_ text: Substring, defaultPort: UInt32) -> MariaDBEndpoint? {
+        var host = text
+        var portText: Substring?
+        if host.first == "[" {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let rest = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !rest.isEmpty {
+                guard rest.first == ":" else { return nil }
+                portText = rest.dropFirst()
+            }
+        } else if let colon = host.firstIndex(of: ":") {
+            portText = host[host.index(after: colon)...]
+            host = host[..<colon]
+        }
+        let hostAllowed = host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._:".contains($0)) }
+        guard !host.isEmpty, host.count <= 255, hostAllowed else { return nil }
+        guard let portText else { return MariaDBEndpoint(host: String(host), port: defaultPort) }
+        guard portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt32(portText), (1...65535).contains(port) else {
+            return nil
+        }
+        return MariaDBEndpoint(host: String(host), port: port)
+    }
+
     public mutating func flag(_ setting: Setting) -> Bool {
         let fallback = setting.defaultText == "1"
         guard let text = given(setting) else { return fallback }
@@ -121,5 +166,12 @@ public struct SettingsReader {
 
     private static func format(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(value)
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        guard let first = firstIndex(where: { $0 != " " }), let last = lastIndex(where: { $0 != " " }) else { return "" }
+        return self[first...last]
     }
 }
