@@ -454,7 +454,7 @@ SQL
 }
 
 write_env() {
-    local tmp="$ENV_FILE.tmp" hosts first
+    local tmp="$ENV_FILE.tmp" hosts
     hosts="$(db_hosts --env-only)"
     {
         printf '# Environment of the dev stack in %s (written by scripts/devstack.sh up)\n' "$STACK_DIR"
@@ -462,13 +462,6 @@ write_env() {
             # Single quotes rather than %q (which writes \, for a comma): check_db_hosts allows no
             # quote in it, and the naive readers of this file (the tests' env parsers) get it right.
             printf "export STOCKROOM_DB_HOSTS='%s'\n" "$hosts"
-            # The first node also as STOCKROOM_DB_HOST/PORT, for binaries that do not read
-            # STOCKROOM_DB_HOSTS yet (harmless for those that do).
-            first="${hosts%%,*}"
-            local host="${first%:*}"
-            host="${host#[}"; host="${host%]}"
-            printf 'export STOCKROOM_DB_HOST=%q\n' "$host"
-            printf 'export STOCKROOM_DB_PORT=%q\n' "${first##*:}"
         else
             printf 'export STOCKROOM_DB_SOCKET=%q\n' "$DB_SOCK"
         fi

@@ -16,9 +16,15 @@ public struct MariaDBConfiguration: Sendable {
     public var unixSocket: String?
     /// The servers in the operator's order: one server, or the nodes of a Galera cluster. Every
     /// process connects to the first usable one, so that all of them write on the same node.
+    /// (Computed, not `didSet`: observers do not run in initializers, and the settings set this in one.)
     public var endpoints: [MariaDBEndpoint] {
-        didSet { nodeHealth = MariaDBNodeHealth(nodeCount: endpoints.count) }
+        get { endpointList }
+        set {
+            endpointList = newValue
+            nodeHealth = MariaDBNodeHealth(nodeCount: newValue.count)
+        }
     }
+    private var endpointList: [MariaDBEndpoint]
     /// What this process has learnt of each endpoint; shared by every copy of this configuration.
     public private(set) var nodeHealth: MariaDBNodeHealth
     public var user: String
@@ -48,7 +54,7 @@ public struct MariaDBConfiguration: Sendable {
         lockWaitTimeout: UInt32 = 5
     ) {
         self.unixSocket = unixSocket
-        self.endpoints = [MariaDBEndpoint(host: host, port: port)]
+        self.endpointList = [MariaDBEndpoint(host: host, port: port)]
         self.nodeHealth = MariaDBNodeHealth(nodeCount: 1)
         self.user = user
         self.password = password

@@ -103,33 +103,43 @@ public final class MariaDBSession {
 
     /// Runs read-only statements outside a transaction. A connection that died while idle (server
     /// restart, KILL, wait_timeout) or whose node failed is replaced and the read tried once more,
-    /// on the next node if need be: reads are safe to repeat.
+    /// on the next node if its own takes no connection: reads are safe to repeat.
     public func read<T>(_ body: (MariaDBConnection) throws -> T) throws -> T {
         let connection = try self.connection()
         do {
             return try body(connection)
         } catch let error as MariaDBError where error.isConnectionLost {
-            nodeFailed(connection.node, error)
-            drop()
-            onFailover?(error)
+            connectionLost(error)
+            if configuration.nodeCount > 1 { onFailover?(error) }
             return try body(try self.connection())
         }
+    }
+
+    /// Drops the current connection. Its node is suspected only when it said it cannot serve (1047):
+    /// a connection killed or timed out on a healthy node is no node failure, and the next
+    /// connection goes to the same node if it takes one (`open` suspects it otherwise).
+    private func connectionLost(_ error: MariaDBError) {
+        if error.code == .wsrepNotReady, let connection = current { nodeFailed(connection.node, error) }
+        drop()
     }
 
     /// Runs `body` inside START TRANSACTION ... COMMIT. Any error rolls back explicitly. Deadlocks,
     /// lock wait timeouts (also when a row fetch or the COMMIT reports them), Galera certification
     /// aborts and a full server statement limit retry the whole body a bounded number of times,
-    /// with jittered backoff. A node that fails before COMMIT (nothing of the transaction is
-    /// committed then) sends it to the next node, for `configuration.failoverSeconds` at most; a
-    /// connection lost during COMMIT is reported: whether it committed is unknown.
+    /// with jittered backoff. A connection found dead by START TRANSACTION (nothing has run) is
+    /// replaced once. With several nodes, a transaction whose connection was lost before COMMIT
+    /// (nothing of it is committed then) runs again on a new connection, on the next node if its
+    /// own takes none, for `configuration.failoverSeconds` at most. A connection lost during COMMIT
+    /// is reported: whether the transaction committed is unknown.
     public func transaction<T>(_ body: (MariaDBConnection) throws -> T) throws -> T {
         var attempt = 0
         var failoverDeadline: UInt64?
         while true {
-            let connection: MariaDBConnection
+            var begun = false
             do {
-                connection = try self.connection()
+                let connection = try self.connection()
                 try connection.beginTransaction()
+                begun = true
                 let value = try body(connection)
                 do {
                     try connection.commit()
@@ -141,20 +151,21 @@ public final class MariaDBSession {
             } catch let unknown as CommitOutcomeUnknown {
                 throw unknown.error
             } catch let error as MariaDBError {
-                if let connection = current { connection.rollback() }
+                current?.rollback()
                 if error.isConnectionLost {
-                    if let connection = current { nodeFailed(connection.node, error) }
-                    drop()
-                    // Once at once on any server (a connection that died while idle is found out by
-                    // START TRANSACTION); then, with other nodes to go to, until the deadline.
+                    connectionLost(error)
                     let now = MonotonicNanoseconds.now()
-                    if let deadline = failoverDeadline {
-                        guard configuration.nodeCount > 1, now < deadline else { throw error }
-                        usleep(20_000)
+                    let firstLoss = failoverDeadline == nil
+                    if firstLoss { failoverDeadline = now + UInt64(configuration.failoverSeconds * 1e9) }
+                    if configuration.nodeCount > 1 {
+                        if !firstLoss {
+                            guard now < failoverDeadline! else { throw error }
+                            usleep(20_000)
+                        }
+                        onFailover?(error)
                     } else {
-                        failoverDeadline = now + UInt64(configuration.failoverSeconds * 1e9)
+                        guard firstLoss, !begun else { throw error }
                     }
-                    if configuration.nodeCount > 1 { onFailover?(error) }
                     logger.debug("running transaction again on a new connection", metadata: ["db.error": "\(error.code.rawValue)"])
                     continue
                 }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Testing
-import MariaDB
+@testable import MariaDB
 @testable import StockroomRuntime
 
 @Suite struct SettingsTests {
@@ -59,6 +59,11 @@ import MariaDB
             MariaDBEndpoint(host: "fd00::1", port: 3310),
         ])
         #expect(settings.database.endpoints.map(\.description) == ["10.0.0.3:3307", "db-b:3399", "[fd00::1]:3310"])
+        // Health is kept per node: the settings' endpoints each have theirs.
+        settings.database.nodeHealth.recordFailed(0, configuration: settings.database, logger: Logger(label: "test"))
+        #expect(settings.database.nodeHealth.preferredNode == 1)
+        let single = try OperatorSettings(environment: ["STOCKROOM_DB_HOSTS": "db1:3307"])
+        #expect(single.database.endpoints == [MariaDBEndpoint(host: "db1", port: 3307)])
     }
 
     /// The same rule for every value: each bad one is named, whichever program reads it.
@@ -69,7 +74,7 @@ import MariaDB
         ("STOCKROOM_SHUTDOWN_TIMEOUT", "nan"), ("STOCKROOM_IDLE_TIMEOUT", "0"), ("STOCKROOM_SESSION_TTL", "-5"),
         ("STOCKROOM_TEST_HOOKS", "yes"), ("STOCKROOM_DB_TIMEOUT", "0"), ("STOCKROOM_LOCK_WAIT_TIMEOUT", "1s"),
         ("STOCKROOM_DB_STATEMENT_CACHE", "5000"), ("STOCKROOM_DB_PORT", " 3306"),
-        ("STOCKROOM_DB_HOSTS", "db1:3306"), ("STOCKROOM_DB_HOSTS", "db1:3306,db1:3306"), ("STOCKROOM_DB_HOSTS", "db1,,db2"),
+        ("STOCKROOM_DB_HOSTS", "db1:3306,db1:3306"), ("STOCKROOM_DB_HOSTS", "db1,,db2"),
         ("STOCKROOM_DB_HOSTS", "db1:0,db2"), ("STOCKROOM_DB_HOSTS", "db1:70000,db2"), ("STOCKROOM_DB_HOSTS", "db1:x,db2"),
         ("STOCKROOM_DB_HOSTS", "::1,db2"), ("STOCKROOM_DB_HOSTS", "[::1,db2"), ("STOCKROOM_DB_HOSTS", "db 1,db2"),
         ("STOCKROOM_DB_HOSTS", "db1;db2"), ("STOCKROOM_DB_HOSTS", "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q"),

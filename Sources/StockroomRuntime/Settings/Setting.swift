@@ -73,7 +73,7 @@ extension Setting {
         "MariaDB's unix socket; when set, `STOCKROOM_DB_HOSTS`, `STOCKROOM_DB_HOST` and `STOCKROOM_DB_PORT` are not used.")
     public static let databaseHosts = Setting(
         "STOCKROOM_DB_HOSTS", default: "", everyProgram,
-        "The nodes of a Galera cluster, `host:port,host:port,...` in the same order on every host (2 to 16; `[v6addr]:port`; a port left out is `STOCKROOM_DB_PORT`). Every process writes on the first node that is synced and in the primary component, and moves to the next one when it fails (docs/cluster.md). When set, `STOCKROOM_DB_HOST` is not used.")
+        "The nodes of a Galera cluster, `host:port,host:port,...` in the same order on every host (1 to 16; `[v6addr]:port`; a port left out is `STOCKROOM_DB_PORT`). Every process writes on the first node that is synced and in the primary component, and moves to the next one when it fails (docs/cluster.md). When set, `STOCKROOM_DB_HOST` is not used.")
     public static let databaseHost = Setting(
         "STOCKROOM_DB_HOST", default: "localhost", everyProgram, "MariaDB host. Connector/C reads `localhost` as its default unix socket; use `127.0.0.1` for TCP.")
     public static let databasePort = Setting(

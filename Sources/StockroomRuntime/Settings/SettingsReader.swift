@@ -85,11 +85,11 @@ public struct SettingsReader {
         return wholeValue * 100 + fractionValue
     }
 
-    /// `host:port,host:port,...` (`[v6addr]:port` for IPv6; a missing port is `defaultPort`), 2 to
+    /// `host:port,host:port,...` (`[v6addr]:port` for IPv6; a missing port is `defaultPort`), 1 to
     /// 16 distinct entries; nil when unset.
     public mutating func endpoints(_ setting: Setting, defaultPort: UInt32) -> [MariaDBEndpoint]? {
         guard let text = given(setting) else { return nil }
-        let expected = "2 to 16 distinct host:port entries separated by commas"
+        let expected = "1 to 16 distinct host:port entries separated by commas"
         var endpoints: [MariaDBEndpoint] = []
         for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
             guard let endpoint = Self.endpoint(entry.trimmingSpaces, defaultPort: defaultPort), !endpoints.contains(endpoint) else {
@@ -98,7 +98,7 @@ public struct SettingsReader {
             }
             endpoints.append(endpoint)
         }
-        guard (2...16).contains(endpoints.count) else {
+        guard (1...16).contains(endpoints.count) else {
             refuse(setting, text, expected)
             return nil
         }
