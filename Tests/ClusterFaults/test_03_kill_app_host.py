@@ -19,6 +19,7 @@ from stockroom_kit.cluster_faults import (
     fault_answers,
     max_order_id,
     new_load_products,
+    report_books,
     start_load,
 )
 from stockroom_kit.stack import wait_for
@@ -80,5 +81,5 @@ def test_kill_app_host(customer_tokens, make_products, case_report):
         assert back, f"the front sent app host 2 no request within {FAIL_TIMEOUT_SECONDS + 5} s of its return"
         case_report.add("app host 2 served again", f"{back - t_back:.2f} s after `devstack.sh up` returned")
     with check("books"):
-        case_report.add("books", verify_cluster_books(load, initial, baseline, workers))
+        report_books(case_report, load, verify_cluster_books(load, initial, baseline, workers), 502)
     check.done()

@@ -21,6 +21,7 @@ from stockroom_kit.cluster_faults import (
     fault_answers,
     max_order_id,
     new_load_products,
+    report_books,
     start_load,
     wait_first_write_after,
 )
@@ -78,5 +79,5 @@ def test_rejoin_by_ist(customer_tokens, make_products, case_report):
     with check("answers"):
         assert_window(load, t_issue, t_kill + KILL_WINDOW_SECONDS, *DATABASE_TROUBLE)
     with check("books"):
-        case_report.add("books", verify_cluster_books(load, initial, baseline, workers))
+        report_books(case_report, load, verify_cluster_books(load, initial, baseline, workers), 503)
     check.done()

@@ -205,19 +205,16 @@ class AppHost:
         return env
 
     def ctl(self, *args: str, db_hosts: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-        """stockroomctl ARGS with this host's environment; `db_hosts` replaces its database: one
-        host:port as STOCKROOM_DB_HOST/PORT with no STOCKROOM_DB_HOSTS (which takes 2 to 16 entries),
-        several as STOCKROOM_DB_HOSTS. Run from the root namespace, which reaches every node through
-        the bridge. (Not `devstack.sh ctl`: it sources the env file, whose STOCKROOM_DB_HOSTS would
-        win over the one given here.)"""
+        """stockroomctl ARGS with this host's environment; `db_hosts` (host:port[,...]) replaces its
+        STOCKROOM_DB_HOSTS. Run from the root namespace, which reaches every node through the
+        bridge. (Not `devstack.sh ctl`: it sources the env file, whose STOCKROOM_DB_HOSTS would win
+        over the one given here.)"""
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKROOM_DB_")}
         env.update(self.env())
         if db_hosts:
-            env.pop("STOCKROOM_DB_SOCKET", None)
-            env.pop("STOCKROOM_DB_HOSTS", None)
-            if "," in db_hosts:
-                env["STOCKROOM_DB_HOSTS"] = db_hosts
-            env["STOCKROOM_DB_HOST"], _, env["STOCKROOM_DB_PORT"] = db_hosts.split(",")[0].rpartition(":")
+            for name in ("STOCKROOM_DB_SOCKET", "STOCKROOM_DB_HOST", "STOCKROOM_DB_PORT"):
+                env.pop(name, None)
+            env["STOCKROOM_DB_HOSTS"] = db_hosts
         ctl = Path(required_env("STOCKROOM_BIN_DIR")) / "stockroomctl"
         return subprocess.run([str(ctl), *args], env=env, text=True, capture_output=True, timeout=timeout,
                               cwd=str(Path(__file__).resolve().parents[3]))

@@ -126,7 +126,9 @@ def verify_cluster_books(load: OrderLoad, initial: dict[int, int], baseline: int
     not_processed = sorted(oid for oid, status in books[1]["orders"].items() if status == "processed" and oid not in counts
                            and oid in {o for o, _, _ in books[1]["lines"]})
     result["workers"] = (", ".join(f"app{n} processed {len(ids)}" for n, ids in processed.items())
-                         + f"; none twice; {len(not_processed)} processed orders of the case logged by no worker")
+                         + f"; none twice; {len(not_processed)} processed orders of the case logged by no worker "
+                           "(a worker whose COMMIT went through but whose answer was lost logs nothing)")
+    result["_order_of_key"] = {key: oid for key, oid in books[1]["keys"]}
     return result
 
 

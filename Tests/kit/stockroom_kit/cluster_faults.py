@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .chaos import LOAD_STOCKS, ORDER_KINDS, Attempt, CaseReport, OrderLoad, allow, assert_answers
+from .chaos import LOAD_STOCKS, ORDER_KINDS, Attempt, CaseReport, OrderLoad, allow, assert_answers, executed_despite
 from .cluster import node_rows, responder_lines
 
 CHECKOUT_RATIO = 0.10
@@ -61,7 +61,8 @@ class Phases:
         for name, start, end in self.spans():
             attempts = self.load.select(started=(start, end))
             length = "" if end == float("inf") else f", {end - start:.1f} s"
-            report.add(f"answers: {name} (from {start - t0:.1f} s{length})", self.load.counts(attempts) or "none")
+            slowest = f", slowest {self.load.max_latency(attempts):.2f} s" if attempts else ""
+            report.add(f"answers: {name} (from {start - t0:.1f} s{length}{slowest})", self.load.counts(attempts) or "none")
 
 
 def started_between(load: OrderLoad, start: float, end: float) -> list[Attempt]:
@@ -139,3 +140,14 @@ class Checks:
 
     def done(self) -> None:
         assert not self.failures, f"{len(self.failures)} check(s) failed:\n\n" + "\n\n".join(self.failures)
+
+
+def report_books(report: CaseReport, load: OrderLoad, books: dict, *statuses: int) -> None:
+    """The books' figures, and for each status (502, 503) how many orders and checkouts got it and
+    how many of those had been committed all the same (their retry with the same key was a replay)."""
+    report.add("books", {k: v for k, v in books.items() if not k.startswith("_")})
+    for status in statuses:
+        count, executed = executed_despite(load, books["_order_of_key"], status)
+        if count:
+            report.add(f"orders and checkouts answered {status}",
+                       f"{count}; {len(executed)} of them had been committed (the retry with the same key got the order)")
