@@ -53,14 +53,16 @@ python3 -c 'import pytest, requests' 2>/dev/null || die "python3 cannot import p
 [[ -r scripts/cluster.sh ]] || die "scripts/cluster.sh not found (branch cluster-infra)"
 grep -q STOCKROOM_DB_HOSTS scripts/devstack.sh || die "scripts/devstack.sh has no external-database mode (STOCKROOM_DB_HOSTS; branch cluster-infra)"
 
-# One run per prefix at a time: a second one would tear down the first one's namespaces.
+# One run per prefix at a time: a second one would tear down the first one's namespaces. Only this
+# shell holds the lock: every command it starts gets fd 9 closed (`9>&-`), so that a daemon left
+# behind by a crashed run does not keep the next run from cleaning up after it.
 mkdir -p /run/lock
 exec 9>"/run/lock/stockroom-cluster-chaos-$PREFIX.lock"
 flock -n 9 || die "another cluster fault run uses the prefix $PREFIX (set STOCKROOM_NETNS_PREFIX and STOCKROOM_NETNS_SUBNET for a second one)"
 
 # ---------------------------------------------------------------------------- helpers
 
-netns() { python3 -m stockroom_kit.netns "$@"; }
+netns() { python3 -m stockroom_kit.netns "$@" 9>&-; }
 
 # The helpers the tests call (stockroom_kit.cluster): this run's cluster.sh, an app host's devstack.sh
 # inside its namespace, and stockroomctl through app host 1.
@@ -104,9 +106,9 @@ start_front() {
     if grep -qE '@[A-Z0-9_]+@' "$FRONT_DIR/nginx.conf"; then
         die "placeholder left in $FRONT_DIR/nginx.conf: $(grep -oE '@[A-Z0-9_]+@' "$FRONT_DIR/nginx.conf" | sort -u | tr '\n' ' ')"
     fi
-    nginx -q -t -p "$FRONT_DIR/" -c "$FRONT_DIR/nginx.conf" -e "$FRONT_DIR/error.log"
+    nginx -q -t -p "$FRONT_DIR/" -c "$FRONT_DIR/nginx.conf" -e "$FRONT_DIR/error.log" 9>&-
     log "front nginx on 127.0.0.1:$PORT -> $SUBNET.21:$APP_PORT, $SUBNET.22:$APP_PORT"
-    nginx -p "$FRONT_DIR/" -c "$FRONT_DIR/nginx.conf" -e "$FRONT_DIR/error.log" </dev/null
+    nginx -p "$FRONT_DIR/" -c "$FRONT_DIR/nginx.conf" -e "$FRONT_DIR/error.log" </dev/null 9>&-
 }
 
 stop_front() {
@@ -132,12 +134,12 @@ teardown() {
     fi
     for n in "${APP_HOSTS[@]}"; do
         if [[ -d "$RUN_DIR/app$n" && -e "/run/netns/$PREFIX-app$n" ]]; then
-            "$RUN_DIR/bin/apphost" "$n" down >>"$RUN_DIR/teardown.log" 2>&1 || log "app host $n: devstack down failed (see $RUN_DIR/teardown.log)"
+            "$RUN_DIR/bin/apphost" "$n" down >>"$RUN_DIR/teardown.log" 2>&1 9>&- || log "app host $n: devstack down failed (see $RUN_DIR/teardown.log)"
         fi
     done
     stop_front
     if [[ -d "$RUN_DIR/cluster" ]]; then
-        "$RUN_DIR/bin/cluster" down >>"$RUN_DIR/teardown.log" 2>&1 || log "cluster down failed (see $RUN_DIR/teardown.log)"
+        "$RUN_DIR/bin/cluster" down >>"$RUN_DIR/teardown.log" 2>&1 9>&- || log "cluster down failed (see $RUN_DIR/teardown.log)"
     fi
     netns down || log "removing the namespaces failed"
 }
@@ -146,6 +148,7 @@ teardown() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    stop_pytest
     if [[ -s "$RUN_DIR/chaos-summary.txt" ]]; then
         log "summary of the cluster fault cases ($RUN_DIR/chaos-summary.txt):"
         cat "$RUN_DIR/chaos-summary.txt" >&2
@@ -160,6 +163,21 @@ cleanup() {
         rm -rf "$RUN_DIR"
     fi
     exit "$rc"
+}
+
+# pytest runs in the background (a signal to this script is then handled at once, not after the
+# cases); an interrupted run stops it before tearing down.
+PYTEST_PID=""
+stop_pytest() {
+    [[ -n "$PYTEST_PID" ]] && kill -0 "$PYTEST_PID" 2>/dev/null || return 0
+    log "stopping pytest (pid $PYTEST_PID)"
+    kill -TERM "$PYTEST_PID" 2>/dev/null || true  # timeout passes it on to pytest
+    local i
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$PYTEST_PID" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$PYTEST_PID" 2>/dev/null || true
 }
 
 print_logs() {
@@ -187,7 +205,7 @@ PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 t_setup=$SECONDS
 netns up
 log "starting the Galera cluster in $PREFIX-db1..3"
-if ! "$RUN_DIR/bin/cluster" up >"$RUN_DIR/cluster-up.log" 2>&1; then
+if ! "$RUN_DIR/bin/cluster" up >"$RUN_DIR/cluster-up.log" 2>&1 9>&-; then
     cat "$RUN_DIR/cluster-up.log" >&2
     print_logs
     die "the cluster did not come up"
@@ -198,7 +216,7 @@ log "cluster up ($(sed -n 's/.*cluster up: //p' "$RUN_DIR/cluster-up.log")) afte
 declare -A up_pid=()
 for n in "${APP_HOSTS[@]}"; do
     log "starting app host $n in $PREFIX-app$n ($SUBNET.2$n:$APP_PORT)"
-    "$RUN_DIR/bin/apphost" "$n" up >"$RUN_DIR/app$n-up.log" 2>&1 &
+    "$RUN_DIR/bin/apphost" "$n" up >"$RUN_DIR/app$n-up.log" 2>&1 9>&- &
     up_pid[$n]=$!
 done
 failed=0
@@ -220,7 +238,7 @@ done
 
 ADMIN_USERNAME="cluster-admin-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
 ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-printf '%s\n' "$ADMIN_PASSWORD" | "$RUN_DIR/bin/apphost" 1 admin "$ADMIN_USERNAME" >"$RUN_DIR/admin.log" 2>&1 \
+printf '%s\n' "$ADMIN_PASSWORD" | "$RUN_DIR/bin/apphost" 1 admin "$ADMIN_USERNAME" >"$RUN_DIR/admin.log" 2>&1 9>&- \
     || { cat "$RUN_DIR/admin.log" >&2; die "devstack.sh admin $ADMIN_USERNAME failed"; }
 log "hosts up in $((SECONDS - t_setup)) s; admin $ADMIN_USERNAME"
 
@@ -238,7 +256,10 @@ STOCKROOM_BIN_DIR="$BIN_DIR" \
 STOCKROOM_ADMIN_USERNAME="$ADMIN_USERNAME" \
 STOCKROOM_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
     timeout -k 15 "$CLUSTER_CHAOS_TIMEOUT" python3 -m pytest -q -s -p no:cacheprovider \
-        -p stockroom_kit.cluster_plugin Tests/ClusterFaults "$@" || rc=$?
+        -p stockroom_kit.cluster_plugin Tests/ClusterFaults "$@" </dev/null 9>&- &
+PYTEST_PID=$!
+wait "$PYTEST_PID" || rc=$?
+PYTEST_PID=""
 log "cases took $((SECONDS - t_tests)) s (setup $((t_tests - t_setup)) s)"
 
 if (( rc == 124 || rc == 137 )); then
