@@ -65,6 +65,10 @@ def test_kill_app_host(customer_tokens, make_products, case_report):
     phases.report(case_report)
     case_report.add("not normal, whole case", fault_answers(load) or "none")
     case_report.add("killed", f"{len(killed)} processes of app host 2: {killed}")
+    failed = [a for a in load.select() if a.status is None or a.status >= 500]
+    if failed:
+        case_report.add("5xx or no answer", f"{len(failed)}, for requests sent {min(a.start for a in failed) - t_kill:+.2f} s "
+                                            f"to {max(a.start for a in failed) - t_kill:+.2f} s from the kill")
     names = list(offsets)
     for a, b in zip(names, names[1:]):
         case_report.add(f"front: served by ({a} .. {b})", served_by(front_lines(offsets[a], offsets[b])) or "none")

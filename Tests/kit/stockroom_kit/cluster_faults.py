@@ -3,7 +3,8 @@ cancels, reads), its phases, and the answers each phase may see.
 
 Allowed answers: 201, 409 (sold out, or a checkout finding its cart empty), 200/204 for reads, cart
 writes and cancels, always; 503 `database_unavailable` or `busy` (or, where a case says so, the
-front's 502) only for requests started inside the case's fault window; 500 never, and nothing else.
+front's 502) only for requests the fault could touch (answered after it struck and started before
+the case's window ended); 500 never, and nothing else.
 """
 
 from __future__ import annotations
@@ -63,10 +64,6 @@ class Phases:
             length = "" if end == float("inf") else f", {end - start:.1f} s"
             slowest = f", slowest {self.load.max_latency(attempts):.2f} s" if attempts else ""
             report.add(f"answers: {name} (from {start - t0:.1f} s{length}{slowest})", self.load.counts(attempts) or "none")
-
-
-def started_between(load: OrderLoad, start: float, end: float) -> list[Attempt]:
-    return load.select(started=(start, end))
 
 
 def assert_window(load: OrderLoad, fault_at: float, window_end: float, *trouble: tuple[str, int, str | None]) -> None:
