@@ -16,7 +16,7 @@ DEVSTACK := bash scripts/devstack.sh
 CLUSTER := bash scripts/cluster.sh
 CLUSTER_STACK_DIR ?= $(STACK_DIR)/cluster-app
 
-.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean settings-doc cluster cluster-down
+.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean settings-doc cluster cluster-down cluster-chaos
 
 help:
 	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
@@ -28,6 +28,7 @@ help:
 	@echo "make admin NAME=alice   create or promote an admin on the running stack (password from stdin)"
 	@echo "make cluster  build, start a 3-node Galera cluster (SQL on 127.0.0.1:3311-3313) and a dev stack on it, http://127.0.0.1:$(PORT)"
 	@echo "make cluster-down   stop that dev stack, then the cluster (data kept; scripts/cluster.sh for the rest)"
+	@echo "make cluster-chaos  faults on a Galera cluster + 2 app hosts + a front nginx in network namespaces (root; build first)"
 	@echo "make settings-doc   rewrite docs/configuration.md's settings table from the code"
 	@echo "make deps | build | migrate | install | clean"
 
@@ -84,6 +85,10 @@ cluster: build
 cluster-down:
 	STACK_DIR='$(CLUSTER_STACK_DIR)' $(DEVSTACK) down
 	$(CLUSTER) down
+
+# The cluster fault suite (scripts/cluster-chaos-test.sh): builds nothing, run `make build` first; needs root.
+cluster-chaos:
+	bash scripts/cluster-chaos-test.sh
 
 clean: down cluster-down
 	rm -rf .run .build

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 import requests
 
-from .client import CHECKOUT, ORDERS, Api, assert_status, cancel_path, list_all_orders, order_path
+from .client import CART, CART_ITEMS, CHECKOUT, ORDERS, Api, assert_status, cancel_path, list_all_orders, order_path
 from .fastcgi import FcgiConnectionClosed, FcgiResponse, fcgi_call
 from .stack import (
     CONNECT_TIMEOUT,
@@ -145,9 +145,13 @@ class DelayedCheckout(DelayedOrder):
 # ---------------------------------------------------------------------------- the load
 
 
+# The kinds of attempt that place an order (acknowledged with 201 and an order id).
+ORDER_KINDS = ("order", "checkout")
+
+
 @dataclass
 class Attempt:
-    kind: str  # "order", "cancel", "read"
+    kind: str  # "order", "cancel", "read"; with checkouts: "cart" (add a line, or empty it), "checkout"
     thread: int
     start: float
     end: float = 0.0
@@ -174,9 +178,11 @@ class Attempt:
 
 class OrderLoad:
     """16 client threads through nginx. Each loop: maybe a read (GET product), maybe a cancel of one of
-    its own acknowledged orders, otherwise a one-unit order with a fresh Idempotency-Key on a product
-    picked by `products_for(thread)`. An order that gets a 5xx or no answer is retried with the same
-    key (after 0.2-0.4 s) until it gets a definite answer or the load stops."""
+    its own acknowledged orders, maybe (checkout_ratio, 0 by default) a checkout: one unit added to the
+    thread's cart, then POST /cart/checkout with a fresh Idempotency-Key; otherwise a one-unit order
+    with a fresh Idempotency-Key on a product picked by `products_for(thread)`. An order or a checkout
+    that gets a 5xx or no answer is retried with the same key (after 0.2-0.4 s) until it gets a
+    definite answer or the load stops. `url`: where to send it (default: the stack's, STOCKROOM_URL)."""
 
     def __init__(
         self,
@@ -187,14 +193,17 @@ class OrderLoad:
         products_for: Callable[[int], list[int]] | None = None,
         cancel_ratio: float = 0.05,
         read_ratio: float = 0.10,
+        checkout_ratio: float = 0.0,
+        url: str | None = None,
     ):
-        self.url = base_url()
+        self.url = (url or base_url()).rstrip("/")
         self.tokens = tokens
         self.products = list(products)
         self.threads = threads
         self.products_for = products_for or (lambda i: self.products)
         self.cancel_ratio = cancel_ratio
         self.read_ratio = read_ratio
+        self.checkout_ratio = checkout_ratio
         self.attempts: list[Attempt] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -320,6 +329,9 @@ class OrderLoad:
                     self._call(session, Attempt("cancel", index, time.monotonic(), order_id=oid), "POST",
                                cancel_path(oid), token)
                     continue
+                if dice < self.read_ratio + self.cancel_ratio + self.checkout_ratio:
+                    self._checkout(session, index, token, rnd.choice(choices), rnd, mine)
+                    continue
                 pid = rnd.choice(choices)
                 key = f"chaos-{index}-{uuid.uuid4().hex}"
                 while True:
@@ -343,6 +355,39 @@ class OrderLoad:
                         break
         finally:
             session.close()
+
+    def _checkout(self, session: requests.Session, index: int, token: str, pid: int, rnd: random.Random,
+                  mine: list[int]) -> None:
+        """One unit of `pid` into the thread's cart, then its checkout with a fresh key, retried with
+        that key like an order. A cart that cannot be checked out for a shortage is emptied (else every
+        later checkout of the thread would fail on the same line); an add that got a 5xx or no answer
+        is not followed by a checkout (the line may or may not be in the cart: a later one takes it)."""
+        add = self._call(session, Attempt("cart", index, time.monotonic(), product=pid), "POST", CART_ITEMS, token,
+                         body={"product_id": pid, "quantity": 1})
+        if add is None or add.status_code != 200:
+            if add is not None and add.status_code == 409:
+                self._call(session, Attempt("cart", index, time.monotonic(), product=pid), "DELETE", CART, token)
+            return
+        key = f"chaos-checkout-{index}-{uuid.uuid4().hex}"
+        while True:
+            a = Attempt("checkout", index, time.monotonic(), key=key, product=pid)
+            r = self._call(session, a, "POST", CHECKOUT, token, headers={"Idempotency-Key": key})
+            if r is not None and r.status_code == 201:
+                try:
+                    a.order_id = int(r.json()["id"])
+                except Exception:  # noqa: BLE001 - caught by the checks (201 without an id)
+                    a.order_id = None
+                if a.order_id is not None and not a.replayed:
+                    mine.append(a.order_id)
+            if r is not None and r.status_code == 409 and a.code == "insufficient_stock":
+                self._call(session, Attempt("cart", index, time.monotonic(), product=pid), "DELETE", CART, token)
+            if r is not None and r.status_code < 500:
+                return
+            if self._stop.is_set():
+                return
+            time.sleep(0.2 + rnd.random() * 0.2)
+            if not self._gate():
+                return
 
     def place_once(self, product_id: int, *, thread: int, token: str | None = None) -> Attempt:
         """One order through nginx on a fresh connection, recorded like the load's (no retry)."""
@@ -384,9 +429,12 @@ class OrderLoad:
         return dict(sorted(collections.Counter(a.label() for a in attempts).items()))
 
     def acknowledged(self) -> dict[str, int]:
-        """Idempotency-Key -> order id of every 201 (asserting that one key never gave two ids)."""
+        """Idempotency-Key -> order id of every 201 of an order or a checkout (asserting that one key
+        never gave two ids)."""
         acked: dict[str, int] = {}
-        for a in self.select("order"):
+        for a in self.select():
+            if a.kind not in ORDER_KINDS:
+                continue
             if a.status == 201:
                 assert a.order_id is not None, f"201 without an order id: {a}"
                 assert acked.setdefault(a.key, a.order_id) == a.order_id, (
@@ -422,6 +470,10 @@ NORMAL = {
     "order": {(201, None), (409, "insufficient_stock")},
     "cancel": {(200, None)},
     "read": {(200, None)},
+    # With checkouts: a line added (200) or refused for the stock (409), a cart emptied (204); a
+    # checkout that finds the cart empty (its line was not added after all) is 409 cart_empty.
+    "cart": {(200, None), (204, None), (409, "insufficient_stock")},
+    "checkout": {(201, None), (409, "insufficient_stock"), (409, "cart_empty")},
 }
 
 
@@ -521,7 +573,7 @@ def executed_despite(load: OrderLoad, order_of_key: dict[str, int], status: int)
     failures before it, or if the key ends with no 201 but its order exists. Returns (number of
     answers with `status`, keys whose failed request had been executed)."""
     by_key: dict[str, list[Attempt]] = collections.defaultdict(list)
-    for a in sorted(load.select("order"), key=lambda a: a.start):
+    for a in sorted((a for a in load.select() if a.kind in ORDER_KINDS), key=lambda a: a.start):
         by_key[a.key].append(a)
     count = 0
     executed = []
