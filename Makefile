@@ -20,7 +20,7 @@ CLUSTER_STACK_DIR ?= $(STACK_DIR)/cluster-app
 
 help:
 	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
-	@echo "make test     unit tests, integration tests, the fault suite and the OpenAPI fuzzing, each stack private on a free port"
+	@echo "make test     unit tests, integration tests, the fault suites (one server, Galera cluster) and the OpenAPI fuzzing, each stack private"
 	@echo "make chaos    the fault suite alone (release build, then faults under order load on a private stack)"
 	@echo "make fuzz     schemathesis against docs/openapi.yaml through nginx, alone"
 	@echo "make bench    wrk through nginx against nginx and sysbench ceilings measured in the same run"
@@ -66,6 +66,7 @@ test:
 	if [ -f scripts/verify-units.sh ]; then bash scripts/verify-units.sh; fi
 	bash scripts/integration-test.sh
 	bash scripts/chaos-test.sh
+	bash scripts/cluster-chaos-test.sh
 	bash scripts/fuzz-test.sh
 
 chaos:
@@ -86,7 +87,7 @@ cluster-down:
 	STACK_DIR='$(CLUSTER_STACK_DIR)' $(DEVSTACK) down
 	$(CLUSTER) down
 
-# The cluster fault suite (scripts/cluster-chaos-test.sh): builds nothing, run `make build` first; needs root.
+# The cluster fault suite (scripts/cluster-chaos-test.sh, also run by `make test`): builds nothing, run `make build` first; needs root.
 cluster-chaos:
 	bash scripts/cluster-chaos-test.sh
 
