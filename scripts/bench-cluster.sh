@@ -237,8 +237,8 @@ GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_USER'@'%';
 SQL
 }
 
-# Global variables whose values differ between node 1 and the single server, paths and ports aside;
-# the wsrep_* ones are counted, not listed.
+# Global variables whose values differ between node 1 and the single server, paths, ports and
+# server_uid aside; the wsrep_* ones are counted, not listed.
 variable_diff() {
     local a b
     a="$(root_sql 1 -e 'SHOW GLOBAL VARIABLES')"
@@ -249,7 +249,7 @@ variable_diff() {
         END {
             for (k in c) {
                 if (k ~ /^wsrep_/) { if (c[k] != "" && c[k] != "OFF") nw++; continue }
-                if (c[k] == sv[k]) continue
+                if (c[k] == sv[k] || k == "server_uid") continue
                 if (index(c[k], g) || index(sv[k], s)) continue
                 if (c[k] == p1 && sv[k] == p2) continue
                 printf "%s\t%s\t%s\n", k, c[k], (k in sv ? sv[k] : "(absent)")
@@ -540,7 +540,7 @@ measure() {
 
 # ---------------------------------------------------------------------------- measuring: sysbench
 
-declare -A SB_TPS=() SB_P99=()
+declare -A SB_TPS=() SB_P99=() SB_CPU=()
 
 # sysbench_point ARM ROUND: ARM is cluster-sw0, cluster-sw1 (node 1) or single (nothing set).
 sysbench_point() {
@@ -559,15 +559,19 @@ sysbench_point() {
     if [[ "$WARMUP" != 0 ]]; then
         (cd "$BENCH" && sysbench "${args[@]}" --time="$WARMUP" run) >"$out" 2>&1 || { cat "$out" >&2; die "sysbench $arm (warm-up) failed"; }
     fi
+    local cpu_b events
+    cpu_b="$(cpu_snapshot "$t")"
     (cd "$BENCH" && sysbench "${args[@]}" --time="$DURATION" run) >"$out" 2>&1 || { cat "$out" >&2; die "sysbench $arm failed"; }
-    SB_TPS[$arm/$r]="$(sed -nE 's/^[[:space:]]*transactions:[[:space:]]+[0-9]+[[:space:]]+\(([0-9.]+) per sec\.\).*/\1/p' "$out")"
-    SB_P99[$arm/$r]="$(sed -nE 's/^[[:space:]]*99th percentile:[[:space:]]+([0-9.]+).*/\1/p' "$out")"
-    [[ -n "${SB_TPS[$arm/$r]}" ]] || { cat "$out" >&2; die "no transactions/s in the sysbench output for $arm"; }
+    events="$(sed -nE 's/^[[:space:]]*transactions:[[:space:]]+([0-9]+)[[:space:]]+\(.*/\1/p' "$out")"
+    SB_CPU[sb/$arm/$r]="$(cpu_delta "$cpu_b" "$(cpu_snapshot "$t")" "${events:-0}")"
+    SB_TPS[sb/$arm/$r]="$(sed -nE 's/^[[:space:]]*transactions:[[:space:]]+[0-9]+[[:space:]]+\(([0-9.]+) per sec\.\).*/\1/p' "$out")"
+    SB_P99[sb/$arm/$r]="$(sed -nE 's/^[[:space:]]*99th percentile:[[:space:]]+([0-9.]+).*/\1/p' "$out")"
+    [[ -n "${SB_TPS[sb/$arm/$r]}" ]] || { cat "$out" >&2; die "no transactions/s in the sysbench output for $arm"; }
     local errors
     errors="$(sed -nE 's/^[[:space:]]*ignored errors:[[:space:]]+([0-9]+).*/\1/p' "$out")"
     [[ "${errors:-0}" == 0 ]] || die "sysbench $arm: $errors errors"
     rm -f "$out"
-    log "  $(printf '%.0f' "${SB_TPS[$arm/$r]}") selects/s, p99 ${SB_P99[$arm/$r]} ms"
+    log "  $(printf '%.0f' "${SB_TPS[sb/$arm/$r]}") selects/s, p99 ${SB_P99[sb/$arm/$r]} ms, server CPU per select: $(tr ' ' '\n' <<<"${SB_CPU[sb/$arm/$r]}" | grep -E '^(mariadbd|node[123])=' | paste -sd ' ' -) ms"
 }
 
 # ---------------------------------------------------------------------------- figures
@@ -583,6 +587,22 @@ values() {
 sum_of() { tr ' ' '\n' | awk '{ s += $1 } END { print s + 0 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }'; }
 fmt0() { awk -v a="$1" 'BEGIN { printf "%.0f", a }'; }
+# two "A/B": both with one decimal, as "A / B".
+two() { local x="$1"; printf '%s / %s' "$(fmtn 1 "${x%%/*}")" "$(fmtn 1 "${x#*/}")"; }
+# fmtn DIGITS VALUE: a number with DIGITS decimals (anything else as it is).
+fmtn() { if [[ "$2" =~ ^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v d="$1" -v a="$2" 'BEGIN { printf "%.*f", d, a }'; else printf '%s' "$2"; fi; }
+# paired ARRAY CASE-A TARGET-A CASE-B TARGET-B: the per-round ratios A / B (each pair ran back to back),
+# as "median|r1, r2, ...".
+paired() {
+    local -n arr5="$1"
+    local r list="" vals="" q
+    for ((r = 1; r <= ROUNDS; r++)); do
+        q="$(ratio "${arr5[$2/$3/$r]:-0}" "${arr5[$4/$5/$r]:-0}")"
+        vals+="$q "
+        list+="${list:+, }$(fmtn 2 "$q")"
+    done
+    printf '%s|%s' "$(fmtn 3 "$(median <<<"$vals")")" "$list"
+}
 # field "k=v k=v" KEY
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 # median_field ARRAY CASE TARGET KEY: the median over the rounds of one k=v field.
@@ -729,15 +749,19 @@ for c in spread hot get; do
     done
 done
 goal() { awk -v r="$1" 'BEGIN { print (r != "n/a" && r >= 0.8) ? "PASS" : "FAIL" }'; }
+for c in spread hot get; do
+    pr="$(paired RPS "$c" cluster "$c" single)"
+    MED[ratio/$c]="${pr%%|*}" MED[ratios/$c]="${pr#*|}"
+done
 
 TABLE="$(
-    printf '| case | single req/s | cluster req/s | cluster / single | goal ≥ 0.8 | p99 ms single / cluster | non-2xx single / cluster (socket errors) |\n'
-    printf '|---|---:|---:|---:|---|---:|---|\n'
+    printf '| case | single req/s | cluster req/s | cluster / single (median of the rounds'"'"' ratios) | each round | goal ≥ 0.8 | p99 ms single / cluster | non-2xx single / cluster (socket errors) |\n'
+    printf '|---|---:|---:|---:|---|---|---:|---|\n'
     for c in spread hot get; do
-        rt="$(ratio "${MED[$c/cluster]}" "${MED[$c/single]}")"
+        rt="${MED[ratio/$c]}"
         g="$(goal "$rt")"; [[ "$c" == get ]] && g="(read path, no goal)"
-        printf '| %s | %s | %s | **%s** | %s | %.1f / %.1f | %s / %s (%s / %s) |\n' "${LABEL[$c]}" "$(fmt0 "${MED[$c/single]}")" \
-            "$(fmt0 "${MED[$c/cluster]}")" "$rt" "$g" "${MED[p99/$c/single]}" "${MED[p99/$c/cluster]}" \
+        printf '| %s | %s | %s | **%s** | %s | %s | %s / %s | %s / %s (%s / %s) |\n' "${LABEL[$c]}" "$(fmt0 "${MED[$c/single]}")" \
+            "$(fmt0 "${MED[$c/cluster]}")" "$rt" "${MED[ratios/$c]}" "$g" "$(fmtn 1 "${MED[p99/$c/single]}")" "$(fmtn 1 "${MED[p99/$c/cluster]}")" \
             "${MED[non2xx/$c/single]}" "${MED[non2xx/$c/cluster]}" "${MED[sockerr/$c/single]}" "${MED[sockerr/$c/cluster]}"
     done
 )"
@@ -761,18 +785,18 @@ PROFILE_TABLE="$(
     for c in spread hot get; do
         for t in "${TARGETS[@]}"; do
             if [[ "$t" == single ]]; then
-                db="$(median_field CPU "$c" "$t" mariadbd)" fs="$(median_field CPU "$c" "$t" fs_mariadbd)"
+                db="$(fmtn 3 "$(median_field CPU "$c" "$t" mariadbd)")" fs="$(fmtn 2 "$(median_field CPU "$c" "$t" fs_mariadbd)")"
             else
-                db="$(median_field CPU "$c" "$t" node1) / $(median_field CPU "$c" "$t" node2) / $(median_field CPU "$c" "$t" node3)"
-                fs="$(median_field CPU "$c" "$t" fs_node1) / $(median_field CPU "$c" "$t" fs_node2) / $(median_field CPU "$c" "$t" fs_node3)"
+                db="$(fmtn 3 "$(median_field CPU "$c" "$t" node1)") / $(fmtn 3 "$(median_field CPU "$c" "$t" node2)") / $(fmtn 3 "$(median_field CPU "$c" "$t" node3)")"
+                fs="$(fmtn 2 "$(median_field CPU "$c" "$t" fs_node1)") / $(fmtn 2 "$(median_field CPU "$c" "$t" fs_node2)") / $(fmtn 2 "$(median_field CPU "$c" "$t" fs_node3)")"
             fi
             lk="–" rm_="–"
             if [[ "$c" != get ]]; then
-                lk="$(median_word LOCKS "$c" "$t" 1) / $(median_word LOCKS "$c" "$t" 2)"
-                rm_="$(median_word LOCKS "$c" "$t" 3)"
+                lk="$(fmtn 2 "$(median_word LOCKS "$c" "$t" 1)") / $(fmtn 2 "$(median_word LOCKS "$c" "$t" 2)")"
+                rm_="$(fmtn 2 "$(median_word LOCKS "$c" "$t" 3)")"
             fi
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$t" "$db" "$(median_field CPU "$c" "$t" responders)" \
-                "$(median_field CPU "$c" "$t" nginx)" "$(median_field CPU "$c" "$t" worker)" "$(median_field CPU "$c" "$t" machine_cores)" "$fs" "$lk" "$rm_"
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$t" "$db" "$(fmtn 3 "$(median_field CPU "$c" "$t" responders)")" \
+                "$(fmtn 3 "$(median_field CPU "$c" "$t" nginx)")" "$(fmtn 3 "$(median_field CPU "$c" "$t" worker)")" "$(fmtn 2 "$(median_field CPU "$c" "$t" machine_cores)")" "$fs" "$lk" "$rm_"
         done
     done
 )"
@@ -786,7 +810,7 @@ CPU_MODEL="$(
         cs="$(median_sum CPU "$c" single mariadbd responders nginx worker)"
         cc="$(median_sum CPU "$c" cluster node1 node2 node3 responders nginx worker)"
         c1="$(median_sum CPU "$c" cluster node1 responders nginx worker)"
-        printf '| %s | %.3f / %.3f | %s | %s | %s |\n' "$c" "$cs" "$cc" "$(ratio "$cs" "$cc")" "$(ratio "$cs" "$c1")" "$(ratio "${MED[$c/cluster]}" "${MED[$c/single]}")"
+        printf '| %s | %.3f / %.3f | %s | %s | %s |\n' "$c" "$cs" "$cc" "$(ratio "$cs" "$cc")" "$(ratio "$cs" "$c1")" "${MED[ratio/$c]}"
     done
 )"
 
@@ -797,25 +821,35 @@ WSREP_TABLE="$(
         for c in spread hot get; do
             w="${WSREP[$c/cluster/$r]}"
             printf '| %s | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s | %s / %s | %s |\n' "$r" "$c" \
-                "$(field "$w" repl_per_req)" "$(field "$w" bytes_per_ws)" "$(field "$w" fc_paused)" "$(field "$w" fc_sent)" "$(field "$w" fc_recv)" \
-                "$(field "$w" send_q_avg)" "$(field "$w" send_q_max)" "$(field "$w" recv_q_avg_2_3)" "$(field "$w" cert_deps)" \
-                "$(field "$w" apply_win_2_3)" "$(field "$w" commit_win)" "$(field "$w" cert_fail)" "$(field "$w" bf_aborts)" "$(field "$w" causal_per_req)"
+                "$(field "$w" repl_per_req)" "$(field "$w" bytes_per_ws)" "$(fmtn 2 "$(field "$w" fc_paused)")" "$(field "$w" fc_sent)" "$(field "$w" fc_recv)" \
+                "$(fmtn 1 "$(field "$w" send_q_avg)")" "$(field "$w" send_q_max)" "$(two "$(field "$w" recv_q_avg_2_3)")" "$(fmtn 1 "$(field "$w" cert_deps)")" \
+                "$(two "$(field "$w" apply_win_2_3)")" "$(fmtn 2 "$(field "$w" commit_win)")" "$(field "$w" cert_fail)" "$(field "$w" bf_aborts)" "$(field "$w" causal_per_req)"
         done
     done
 )"
 
 declare -A SBM=()
+declare -A SB_LABEL=([cluster-sw0]='node 1, `wsrep_sync_wait = 0`' [cluster-sw1]='node 1, `wsrep_sync_wait = 1` (what the responders set)'
+                     [single]='single server (nothing set)')
 for a in cluster-sw0 cluster-sw1 single; do
-    v="" p=""
-    for ((r = 1; r <= ROUNDS; r++)); do v+="${SB_TPS[$a/$r]} "; p+="${SB_P99[$a/$r]} "; done
-    SBM[$a]="$(median <<<"$v")" SBM[p99/$a]="$(median <<<"$p")" SBM[all/$a]="$v"
+    SBM[$a]="$(values SB_TPS sb "$a" | median)" SBM[p99/$a]="$(values SB_P99 sb "$a" | median)"
+    SBM[all/$a]="$(values SB_TPS sb "$a" | awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? ", " : ""), $i }')"
+    if [[ "$a" == single ]]; then SBM[cpu/$a]="$(fmtn 1 "$(awk -v m="$(median_field SB_CPU sb "$a" mariadbd)" 'BEGIN { print m * 1000 }')")"
+    else
+        SBM[cpu/$a]=""
+        for i in 1 2 3; do
+            SBM[cpu/$a]+="${SBM[cpu/$a]:+ / }$(fmtn 1 "$(awk -v m="$(median_field SB_CPU sb "$a" "node$i")" 'BEGIN { print m * 1000 }')")"
+        done
+    fi
 done
-SYNC_RATIO="$(ratio "${SBM[cluster-sw1]}" "${SBM[cluster-sw0]}")"
+pr="$(paired SB_TPS sb cluster-sw1 sb cluster-sw0)"; SYNC_RATIO="${pr%%|*}" SYNC_RATIOS="${pr#*|}"
+pr="$(paired SB_TPS sb cluster-sw0 sb single)"; SW0_SINGLE="${pr%%|*}"
+pr="$(paired SB_TPS sb cluster-sw1 sb single)"; SW1_SINGLE="${pr%%|*}"
 SYNC_TABLE="$(
-    printf '| arm | selects/s (median) | per round | p99 ms (median) |\n|---|---:|---|---:|\n'
-    printf '| node 1, `wsrep_sync_wait = 0` | %s | %s | %s |\n' "$(fmt0 "${SBM[cluster-sw0]}")" "$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? ", " : ""), $i }' <<<"${SBM[all/cluster-sw0]}")" "${SBM[p99/cluster-sw0]}"
-    printf '| node 1, `wsrep_sync_wait = 1` (what the responders set) | %s | %s | %s |\n' "$(fmt0 "${SBM[cluster-sw1]}")" "$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? ", " : ""), $i }' <<<"${SBM[all/cluster-sw1]}")" "${SBM[p99/cluster-sw1]}"
-    printf '| single server (nothing set) | %s | %s | %s |\n' "$(fmt0 "${SBM[single]}")" "$(awk '{ for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? ", " : ""), $i }' <<<"${SBM[all/single]}")" "${SBM[p99/single]}"
+    printf '| arm | selects/s (median) | each round | p99 ms (median) | server CPU µs per select (node 1 / 2 / 3) |\n|---|---:|---|---:|---:|\n'
+    for a in cluster-sw0 cluster-sw1 single; do
+        printf '| %s | %s | %s | %s | %s |\n' "${SB_LABEL[$a]}" "$(fmt0 "${SBM[$a]}")" "${SBM[all/$a]}" "$(fmtn 1 "${SBM[p99/$a]}")" "${SBM[cpu/$a]}"
+    done
 )"
 
 EXTRA_TABLE=""
@@ -828,20 +862,21 @@ for v in "${VARIANTS[@]}"; do
 done
 if (( ${#VARIANTS[@]} )); then
     EXTRA_TABLE="$(
-        printf '| setting on the nodes | case | single req/s | cluster req/s | cluster / single | cluster p99 ms | non-2xx single / cluster (socket errors) | flow control paused | InnoDB fsyncs per order node 1 / 2 / 3 | cluster lock hold / wait ms | CPU ms per order node 1 / 2 / 3 |\n'
-        printf '|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|\n'
+        printf '| setting on the nodes | case | single req/s | cluster req/s | cluster / single (median of the rounds'"'"' ratios) | each round | cluster p99 ms | non-2xx single / cluster (socket errors) | flow control paused | InnoDB fsyncs per order node 1 / 2 / 3 | cluster lock hold / wait ms | CPU ms per order node 1 / 2 / 3 |\n'
+        printf '|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|\n'
         for v in "${VARIANTS[@]}"; do
             for c in spread hot; do
                 k="$v-$c"
                 s1="$(values RPS "$k" single | median)" c1="$(values RPS "$k" cluster | median)"
                 n1="$(values NON2XX "$k" single | sum_of)" n2="$(values NON2XX "$k" cluster | sum_of)"
-                printf '| %s | %s | %s | %s | **%s** | %.1f | %s / %s (%s / %s) | %s | %s / %s / %s | %s / %s | %s / %s / %s |\n' "${VARIANT_LABEL[$v]}" "$c" \
-                    "$(fmt0 "$s1")" "$(fmt0 "$c1")" "$(ratio "$c1" "$s1")" "$(values P99 "$k" cluster | median)" "$n1" "$n2" \
+                pr="$(paired RPS "$k" cluster "$k" single)"
+                printf '| %s | %s | %s | %s | **%s** | %s | %s | %s / %s (%s / %s) | %s | %s / %s / %s | %s / %s | %s / %s / %s |\n' "${VARIANT_LABEL[$v]}" "$c" \
+                    "$(fmt0 "$s1")" "$(fmt0 "$c1")" "${pr%%|*}" "${pr#*|}" "$(fmtn 1 "$(values P99 "$k" cluster | median)")" "$n1" "$n2" \
                     "$(values SOCKERR "$k" single | sum_of)" "$(values SOCKERR "$k" cluster | sum_of)" \
-                    "$(median_field WSREP "$k" cluster fc_paused)" \
-                    "$(median_field CPU "$k" cluster fs_node1)" "$(median_field CPU "$k" cluster fs_node2)" "$(median_field CPU "$k" cluster fs_node3)" \
-                    "$(median_word LOCKS "$k" cluster 1)" "$(median_word LOCKS "$k" cluster 2)" \
-                    "$(median_field CPU "$k" cluster node1)" "$(median_field CPU "$k" cluster node2)" "$(median_field CPU "$k" cluster node3)"
+                    "$(fmtn 2 "$(median_field WSREP "$k" cluster fc_paused)")" \
+                    "$(fmtn 2 "$(median_field CPU "$k" cluster fs_node1)")" "$(fmtn 2 "$(median_field CPU "$k" cluster fs_node2)")" "$(fmtn 2 "$(median_field CPU "$k" cluster fs_node3)")" \
+                    "$(fmtn 2 "$(median_word LOCKS "$k" cluster 1)")" "$(fmtn 2 "$(median_word LOCKS "$k" cluster 2)")" \
+                    "$(fmtn 3 "$(median_field CPU "$k" cluster node1)")" "$(fmtn 3 "$(median_field CPU "$k" cluster node2)")" "$(fmtn 3 "$(median_field CPU "$k" cluster node3)")"
             done
         done
     )"
@@ -862,7 +897,7 @@ NWSREP="$(awk -F'\t' '$1 == "#wsrep" { print $2 }' <<<"$VAR_DIFF")"
     printf -- '- Stacks: one per database (scripts/devstack.sh, external-database mode), each %s responders x %s threads, 1 stockroom-worker, nginx; seeded through the API with %s products (stock %s each; ids single %s..%s step %s, cluster %s..%s step %s), an admin and a buyer.\n' \
         "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$NPRODUCTS" "$STOCK" "${FIRST[single]}" "${LAST[single]}" "${STEP[single]}" \
         "${FIRST[cluster]}" "${LAST[cluster]}" "${STEP[cluster]}"
-    printf -- '- Load: wrk -t1 -c%s through each stack'"'"'s nginx, a %s s warm-up then %s s measured per run; %s rounds, each running every case on single and cluster one right after the other (odd rounds single first, even rounds cluster first). Figures are medians over the rounds.\n' \
+    printf -- '- Load: wrk -t1 -c%s through each stack'"'"'s nginx, a %s s warm-up then %s s measured per run; %s rounds, each running every case on single and cluster one right after the other (odd rounds single first, even rounds cluster first). Figures are medians over the rounds; a ratio is the median of the rounds'"'"' own ratios (each round'"'"'s pair ran back to back, so drift between rounds cancels).\n' \
         "$CONNS" "$WARMUP" "$DURATION" "$ROUNDS"
     printf -- '- Run time: %s s from the start of scripts/bench-cluster.sh to this report.\n\n' "$((SECONDS - START_SECONDS))"
     printf '## Orders and reads through the app\n\n%s\n\n' "$TABLE"
@@ -877,10 +912,11 @@ NWSREP="$(awk -F'\t' '$1 == "#wsrep" { print $2 }' <<<"$VAR_DIFF")"
     printf 'Every responder connection to a Galera node runs `SET SESSION wsrep_sync_wait = 1` (Sources/MariaDB/MariaDBConnection.swift, checkClusterState): each SELECT, SHOW and START TRANSACTION first waits until the node has applied everything the cluster committed before it. sysbench'"'"'s point select (bench/sysbench-point-select.lua, the responder'"'"'s GET product SELECT as a prepared statement, %s threads, over TCP), on node 1 with `--sync-wait=0` and `--sync-wait=1`, and on the single server; %s s warm-up then %s s, %s interleaved rounds.\n\n' \
         "$CONNS" "$WARMUP" "$DURATION" "$ROUNDS"
     printf '%s\n\n' "$SYNC_TABLE"
-    printf -- '- `wsrep_sync_wait = 1` / `= 0` on node 1: **%s**; node 1 with 0 / the single server: %s; node 1 with 1 / the single server: %s.\n' \
-        "$SYNC_RATIO" "$(ratio "${SBM[cluster-sw0]}" "${SBM[single]}")" "$(ratio "${SBM[cluster-sw1]}" "${SBM[single]}")"
-    printf -- '- Through the app (above): GET /api/v1/products/{id}, cluster / single: **%s** (%s / %s req/s).\n\n' \
-        "$(ratio "${MED[get/cluster]}" "${MED[get/single]}")" "$(fmt0 "${MED[get/cluster]}")" "$(fmt0 "${MED[get/single]}")"
+    printf -- '- `wsrep_sync_wait = 1` / `= 0` on node 1, selects/s: **%s** (median of the rounds'"'"' ratios: %s); server CPU per select: %s µs against %s µs on node 1. Node 1 with 0 / the single server: %s; node 1 with 1 / the single server: %s.\n' \
+        "$SYNC_RATIO" "$SYNC_RATIOS" "${SBM[cpu/cluster-sw1]%% *}" "${SBM[cpu/cluster-sw0]%% *}" "$SW0_SINGLE" "$SW1_SINGLE"
+    printf -- '- Through the app (above): GET /api/v1/products/{id}, cluster / single: **%s** (%s / %s req/s); mariadbd CPU per GET %s ms on node 1 against %s ms on the single server.\n\n' \
+        "${MED[ratio/get]}" "$(fmt0 "${MED[get/cluster]}")" "$(fmt0 "${MED[get/single]}")" \
+        "$(fmtn 3 "$(median_field CPU get cluster node1)")" "$(fmtn 3 "$(median_field CPU get single mariadbd)")"
     if [[ -n "$EXTRA_TABLE" ]]; then
         printf '## Extra, not the result: one setting of the cluster changed (BENCH_CLUSTER_EXTRAS=1)\n\n'
         printf 'After the runs above: each setting set at runtime on the 3 nodes (`SET GLOBAL`), then %s rounds of spread and hot orders on the cluster and on the unchanged single server, interleaved as above (medians), then set back. The single server keeps its settings throughout. These show what a setting would give; they are not the comparison of the two servers as configured.\n\n' "$ROUNDS"
@@ -889,7 +925,7 @@ NWSREP="$(awk -F'\t' '$1 == "#wsrep" { print $2 }' <<<"$VAR_DIFF")"
     printf '## What differs between the two servers\n\n'
     printf 'The single server'"'"'s my.cnf is node 1'"'"'s (written by scripts/cluster.sh) with its own paths and port, and without these lines:\n\n```\n%s\n```\n\n' "$REMOVED_LINES"
     if [[ -n "$CNF_OTHER_DIFF" ]]; then printf 'Other differences between the two files (unexpected):\n\n```\n%s\n```\n\n' "$CNF_OTHER_DIFF"; fi
-    printf 'Global variables whose values differ (`SHOW GLOBAL VARIABLES` on node 1 and on the single server; paths and ports left out, and the %s wsrep_* variables node 1 sets):\n\n' "$NWSREP"
+    printf 'Global variables whose values differ (`SHOW GLOBAL VARIABLES` on node 1 and on the single server; paths, ports and `server_uid` left out, and the %s wsrep_* variables node 1 sets):\n\n' "$NWSREP"
     printf '| variable | node 1 | single |\n|---|---|---|\n%s\n\n' "${VAR_LINES:-| (none) | | |}"
     printf 'Besides: the cluster'"'"'s app connections set `wsrep_sync_wait = 1`; the cluster'"'"'s nodes 2 and 3 run on the same cores as node 1 (a real deployment gives each node its own host), and every commit on node 1 waits for its write set to be ordered by the group (a round over loopback here, over the network in a deployment).\n'
 } >"$MD"
