@@ -125,7 +125,7 @@ final class OrderProcessingService: DaemonService, Sendable {
     private func logSummary(count: Int, seconds: Double, backlog: Int?, logger: Logger) {
         let interval = LogLineFormat.seconds(seconds)
         var metadata: Logger.Metadata = ["orders.processed": "\(count)", "interval.s": "\(interval)"]
-        var message = "processed \(count) orders in the last \(interval) s"
+        var message = "processed \(count) \(count == 1 ? "order" : "orders") in the last \(interval) s"
         if let backlog {
             metadata["orders.pending"] = "\(backlog)"
             message += ", backlog \(backlog)"
