@@ -13,11 +13,17 @@ final class OrderProcessingService: DaemonService, Sendable {
     private let inherited: [String: String]
     private let baseLogger: Logger
     private let systemd: SystemdNotifier
+    private let metrics: WorkerMetrics
     private let requests = LoopRequests()
     private let finished = DispatchSemaphore(value: 0)
 
-    init(settings: WorkerSettings, inherited: [String: String], baseLogger: Logger, systemd: SystemdNotifier) {
+    /// The backlog is counted at most this often (seconds), between batches.
+    static let backlogInterval = 1.0
+
+    init(settings: WorkerSettings, inherited: [String: String], baseLogger: Logger, systemd: SystemdNotifier,
+         metrics: WorkerMetrics) {
         self.startSettings = settings
+        self.metrics = metrics
         self.inherited = inherited
         self.baseLogger = baseLogger
         self.systemd = systemd
@@ -53,6 +59,7 @@ final class OrderProcessingService: DaemonService, Sendable {
         logger.info("started", metadata: ["poll.interval": "\(settings.pollIntervalSeconds)"])
         var lastPing = MonotonicClock.now()
         var lastPurge = -Double.infinity
+        var lastBacklog = -Double.infinity
         var databaseWasDown = false
         while !requests.stopRequested {
             // The loop itself is the heartbeat: a wedged loop stops pinging and systemd restarts it.
@@ -65,6 +72,13 @@ final class OrderProcessingService: DaemonService, Sendable {
                 systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(MonotonicClock.microseconds())")
                 do {
                     let next = try WorkerSettings(environment: try EnvironmentFile.environment(over: inherited))
+                    if next.metricsAddress != settings.metricsAddress {
+                        logger.warning("setting changed but needs a restart; keeping the running value", metadata: [
+                            "setting": "\(Setting.workerMetricsAddress.name)",
+                            "running": "\(settings.metricsAddress.map(String.init(describing:)) ?? "(none)")",
+                            "new": "\(next.metricsAddress.map(String.init(describing:)) ?? "(none)")",
+                        ])
+                    }
                     logger = baseLogger
                     logger.logLevel = next.logLevel
                     database.close()
@@ -89,6 +103,11 @@ final class OrderProcessingService: DaemonService, Sendable {
                     lastPurge = MonotonicClock.now()
                 }
                 let processed = try processor.processBatch()
+                metrics.ordersProcessed(processed)
+                if MonotonicClock.now() - lastBacklog >= Self.backlogInterval {
+                    metrics.backlogCounted(try processor.pendingBacklog())
+                    lastBacklog = MonotonicClock.now()
+                }
                 if databaseWasDown {
                     logger.notice("database reachable again")
                     databaseWasDown = false

@@ -47,6 +47,11 @@ public final class OrderProcessor {
         return claimed.count
     }
 
+    /// How many orders are pending now, and since when the first of them (the next one claimed) waits.
+    public func pendingBacklog() throws -> PendingBacklog {
+        try database.read { try $0.first(Statements.Backlog()) } ?? PendingBacklog(count: 0, oldestCreatedAt: nil)
+    }
+
     /// Deletes expired idempotency keys, login failures and throttle rows, and sessions, a bounded number at a time.
     public func purgeExpired() throws {
         let now = Timestamp.now()
@@ -70,6 +75,18 @@ extension OrderProcessor {
             var sql: String { Self.sql }
             var bindings: [MariaDBValue] { [.int(limit)] }
             func decode(_ row: MariaDBRow) throws -> Int64 { try row.requiredInt(0, of: Self.self) }
+        }
+
+        /// The count reads only the orders_status index; the oldest is the lowest pending id, one row.
+        struct Backlog: MariaDBQuery {
+            static let sql = "SELECT COUNT(*), (SELECT created_at FROM orders WHERE status = 'pending' ORDER BY id LIMIT 1) "
+                + "FROM orders WHERE status = 'pending'"
+            var sql: String { Self.sql }
+            var bindings: [MariaDBValue] { [] }
+            func decode(_ row: MariaDBRow) throws -> PendingBacklog {
+                PendingBacklog(count: try row.requiredInt(0, of: Self.self),
+                               oldestCreatedAt: row.string(1).flatMap(Timestamp.init(databaseText:)))
+            }
         }
 
         struct MarkProcessed: MariaDBCommand {
