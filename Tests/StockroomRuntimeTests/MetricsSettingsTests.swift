@@ -22,5 +22,4 @@ import Testing
         }
         #expect(error?.description.contains("STOCKROOM_WORKER_METRICS_ADDRESS must be a loopback address") == true)
     }
-
 }
