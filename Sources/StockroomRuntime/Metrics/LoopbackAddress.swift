@@ -38,22 +38,25 @@ public struct LoopbackAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// Fills `storage` with the socket address; returns its length.
     func write(into storage: inout sockaddr_storage) -> socklen_t {
-        withUnsafeMutableBytes(of: &storage) { raw in
-            if isIPv6 {
-                var address = sockaddr_in6()
-                address.sin6_family = sa_family_t(AF_INET6)
-                address.sin6_port = port.bigEndian
-                _ = inet_pton(AF_INET6, host, &address.sin6_addr)
-                withUnsafeBytes(of: &address) { raw.copyMemory(from: $0) }
-                return socklen_t(MemoryLayout<sockaddr_in6>.size)
-            }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            _ = inet_pton(AF_INET, host, &address.sin_addr)
-            withUnsafeBytes(of: &address) { raw.copyMemory(from: $0) }
-            return socklen_t(MemoryLayout<sockaddr_in>.size)
+        if isIPv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            _ = inet_pton(AF_INET6, host, &address.sin6_addr)
+            return Self.copy(address, into: &storage)
         }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        _ = inet_pton(AF_INET, host, &address.sin_addr)
+        return Self.copy(address, into: &storage)
+    }
+
+    private static func copy<Address>(_ address: Address, into storage: inout sockaddr_storage) -> socklen_t {
+        withUnsafeBytes(of: address) { source in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
+        }
+        return socklen_t(MemoryLayout<Address>.size)
     }
 
     static func port(of storage: sockaddr_storage) -> UInt16? {
