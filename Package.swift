@@ -13,7 +13,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -31,11 +30,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
-        // Process plumbing shared by the daemons: the environment file, signals, systemd notify.
+        // Process plumbing shared by the daemons: the environment file, signals, systemd notify,
+        // the metrics exposition (process metrics, build version, the worker's loopback listener).
         .target(name: "StockroomRuntime", dependencies: [
             "MariaDB",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], plugins: ["BuildVersion"]),
+        // Stamps `git describe` of the checkout into StockroomRuntime (StockroomVersion.current).
+        .plugin(name: "BuildVersion", capability: .buildTool()),
         // The domain and its persistence: products, accounts, orders, the stock ledger, the stores
         // and their typed statements. No HTTP.
         .target(name: "StockroomCore", dependencies: [
@@ -46,22 +49,21 @@ let package = Package(
         // Router, request context, one handler file per resource, JSON, errors to HTTP, metrics.
         // Calls the Core stores; holds no SQL.
         .target(name: "StockroomHTTP", dependencies: [
-            "StockroomCore", "MariaDB",
+            "StockroomCore", "StockroomRuntime", "MariaDB",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "stockroom-fcgi", dependencies: [
             "StockroomHTTP", "StockroomCore", "StockroomRuntime", "FastCGI", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "stockroom-worker", dependencies: [
             "StockroomCore", "StockroomRuntime", "MariaDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "stockroomctl", dependencies: [
             "StockroomCore", "PasswordHashing", "StockroomRuntime", "MariaDB",
@@ -69,7 +71,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "StockroomRuntimeTests", dependencies: ["StockroomRuntime"]),
-        .testTarget(name: "StockroomTests", dependencies: ["StockroomCore", "StockroomHTTP", "FastCGI", "MariaDB", "PasswordHashing"]),
+        .testTarget(name: "StockroomTests", dependencies: [
+            "StockroomCore", "StockroomHTTP", "StockroomRuntime", "FastCGI", "MariaDB", "PasswordHashing",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         // Against a private MariaDB named by STOCKROOM_TEST_DB_SOCKET (scripts/wrapper-test.sh).
         .testTarget(name: "MariaDBTests", dependencies: [
             "MariaDB",

@@ -10,6 +10,7 @@
 # stack's env file, so they need no STOCKROOM_DB_HOSTS.
 #
 #   scripts/devstack.sh deps [--test]   install the Debian packages (as root), or print the apt-get line
+#                                       (--test: also promtool's package and python3's pytest and requests)
 #   scripts/devstack.sh build           swift build -c release
 #   scripts/devstack.sh up              start what is not running, return once GET /health answers 200
 #   scripts/devstack.sh down            stop everything up started (data stays)
@@ -25,6 +26,8 @@
 #              STOCKROOM_WORKERS (1; 0 runs none), BIN_DIR (<repo>/.build/release), LOG_LEVEL;
 #              for the workers, when set: STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH,
 #              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change);
+#              WORKER_METRICS_PORT (9465): worker N serves its metrics on 127.0.0.1:(this + N - 1),
+#              0 lets each take a free port (its log says which), empty serves none;
 #              for the responders, when set (`up` restarts running responders when these change):
 #              the store's pricing, STOCKROOM_TAX_RATE, STOCKROOM_DELIVERY_FEE,
 #              STOCKROOM_FREE_DELIVERY_FROM; and for test stacks only STOCKROOM_TEST_HOOKS (1 enables the
@@ -40,12 +43,16 @@ LISTEN_ADDRESS="${LISTEN_ADDRESS:-127.0.0.1}"
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
 STOCKROOM_WORKERS="${STOCKROOM_WORKERS:-1}"
+WORKER_METRICS_PORT="${WORKER_METRICS_PORT-9465}"
 BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STACK_DIR="${STACK_DIR:-$REPO/.run}"
 
 # galera-4, mariadb-backup (its SST method) and iproute2 (network namespaces): scripts/cluster.sh.
 DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-dev nginx libargon2-dev pkg-config curl
               galera-4 mariadb-backup iproute2)
+# For the tests only (deps --test): promtool, which checks every metrics target's exposition
+# (Debian ships it in the prometheus package; the service is not started here, and need not run).
+TEST_DEB_PACKAGES=(prometheus)
 # Any of these satisfies "nginx" (Debian 12 ships nginx plus the -light/-core/-full/-extras flavours).
 NGINX_FLAVOURS=(nginx nginx-core nginx-light nginx-full nginx-extras)
 
@@ -70,6 +77,8 @@ set_paths() {
     for v in STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_POLL_INTERVAL; do
         [[ -z "${!v:-}" || "${!v}" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$v must be a number of seconds, e.g. 0.5 (got '${!v}')"
     done
+    [[ -z "$WORKER_METRICS_PORT" || ( "$WORKER_METRICS_PORT" =~ ^[0-9]{1,5}$ && 10#$WORKER_METRICS_PORT -le 65000 ) ]] \
+        || die "WORKER_METRICS_PORT must be a TCP port number, 0 or empty (got '$WORKER_METRICS_PORT')"
     [[ -z "${STOCKROOM_WORKER_BATCH:-}" || "$STOCKROOM_WORKER_BATCH" =~ ^[1-9][0-9]*$ ]] \
         || die "STOCKROOM_WORKER_BATCH must be a positive integer (got '$STOCKROOM_WORKER_BATCH')"
     [[ -z "${STOCKROOM_TEST_HOOKS:-}" || "$STOCKROOM_TEST_HOOKS" =~ ^[01]$ ]] \
@@ -306,11 +315,21 @@ cmd_deps() {
         fi
     fi
     if (( want_test )); then
+        ensure_test_packages
         ensure_python_test_deps
     fi
     if ! command -v swift >/dev/null; then
         log "warning: no 'swift' on PATH; install the Swift toolchain (https://www.swift.org/install/linux/) to build"
     fi
+}
+
+ensure_test_packages() {
+    local p
+    local -a missing=()
+    command -v dpkg-query >/dev/null || { command -v promtool >/dev/null || log "warning: no promtool on PATH (the metrics tests need it)"; return 0; }
+    for p in "${TEST_DEB_PACKAGES[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+    (( ${#missing[@]} )) || return 0
+    if (( EUID == 0 )); then apt_install "${missing[@]}"; else print_apt_line "${missing[@]}"; exit 1; fi
 }
 
 # pytest + requests for the integration suite: Debian's packages for the system python3
@@ -574,9 +593,9 @@ responder_env() {
 }
 
 # The stack's environment plus the worker settings of the last `up` (none inherited from the
-# `up` that started this supervisor: the file alone decides).
+# `up` that started this supervisor: the file alone decides), and worker $1's metrics address.
 worker_env() {
-    unset STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL
+    unset "${WORKER_SETTINGS[@]}" STOCKROOM_WORKER_METRICS_ADDRESS
     # shellcheck disable=SC1090
     . "$ENV_FILE"
     if [[ -r "$WORKER_ENV_FILE" ]]; then
@@ -584,6 +603,12 @@ worker_env() {
         . "$WORKER_ENV_FILE"
         export STOCKROOM_ENV_FILE="$WORKER_ENV_FILE"
     fi
+    if [[ -n "${WORKER_METRICS_PORT:-}" ]]; then
+        local port=$((10#$WORKER_METRICS_PORT))
+        (( port == 0 )) || port=$((port + $1 - 1))
+        export STOCKROOM_WORKER_METRICS_ADDRESS="127.0.0.1:$port"
+    fi
+    unset WORKER_METRICS_PORT
 }
 
 # supervise I BINARY PIDFILE SETUP: runs SETUP I in this shell, then $BIN_DIR/BINARY as a child
@@ -757,8 +782,9 @@ restart_changed_responders() {
 
 # ---------------------------------------------------------------------------- workers
 
-# The worker settings `up` was given.
-WORKER_SETTINGS=(STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL)
+# The worker settings `up` was given (WORKER_METRICS_PORT becomes each worker's
+# STOCKROOM_WORKER_METRICS_ADDRESS in worker_env).
+WORKER_SETTINGS=(STOCKROOM_PROCESS_DELAY STOCKROOM_WORKER_BATCH STOCKROOM_WORKER_POLL_INTERVAL WORKER_METRICS_PORT)
 worker_settings() { settings_lines "${WORKER_SETTINGS[@]}"; }
 write_worker_env() { write_settings_file "$WORKER_ENV_FILE" "Worker settings" "${WORKER_SETTINGS[@]}"; }
 

@@ -70,6 +70,16 @@ public final class FastCGIListener: Sendable {
         return poll(&entry, 1, 0) > 0 && entry.revents & Int16(POLLIN) != 0
     }
 
+    /// The listen backlog now: connections waiting for a thread to accept them, and the most the
+    /// kernel queues (the `listen()` backlog capped by `net.core.somaxconn`). Nil where Linux will
+    /// not tell (no netlink socket allowed).
+    public var listenQueue: (queued: Int, limit: Int)? {
+        var queued: UInt32 = 0
+        var limit: UInt32 = 0
+        guard stockroom_listen_queue(fileDescriptor, &queued, &limit) == 0 else { return nil }
+        return (Int(queued), Int(limit))
+    }
+
     /// Wakes every thread blocked in accept() and makes further accepts fail: for the final stop
     /// only. A reload keeps this socket for the threads it moves to the new settings.
     public func stopAccepting() {

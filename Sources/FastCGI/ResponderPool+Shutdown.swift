@@ -35,8 +35,8 @@ extension ResponderPool {
         return shared.withLock { $0.state.runningCount == 0 }
     }
 
-    /// Interrupts threads stuck on a silent peer (`ResponderPoolState.silentPeers`), and wakes
-    /// threads that a reload's first wake-up missed.
+    /// Interrupts threads stuck on a silent peer (`ResponderPoolState.silentPeers`), wakes
+    /// threads that a reload's first wake-up missed, and samples the listen queue.
     func monitorIdleConnections() {
         let tick = 0.25
         var last = Self.now()
@@ -54,6 +54,7 @@ extension ResponderPool {
                 return false
             }
             if done { return }
+            sampleListenQueue()
         }
     }
 

@@ -227,7 +227,7 @@ public final class ResponderPool: Sendable {
             if request.pointee.ipcFd < 0 {
                 // Either way the loop's top decides next: serve, switch, or exit; on success it
                 // records the connection, and a thread woken late by a reload switches first.
-                acceptConnection(into: request, logger: generation.logger)
+                acceptConnection(into: request, slot: index, logger: generation.logger)
                 continue
             }
             // Even when stopping, go on into FCGX_Accept_r: it serves the next request on a
@@ -262,7 +262,7 @@ public final class ResponderPool: Sendable {
 
     /// Accepts the next connection for `request`; libfcgi then reads its requests. Interrupted
     /// (woken for a reload, or the listener shut down by a stop) or failed, it leaves `request` as it was.
-    private func acceptConnection(into request: UnsafeMutablePointer<FCGX_Request>, logger: Logger) {
+    private func acceptConnection(into request: UnsafeMutablePointer<FCGX_Request>, slot index: Int, logger: Logger) {
         let accepted = stockroom_accept_wakeable(listener.fileDescriptor, Self.wakeupSignal)
         if accepted < 0 {
             let error = errno
@@ -274,6 +274,8 @@ public final class ResponderPool: Sendable {
             return
         }
         _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
+        let now = Self.now()
+        shared.withLock { $0.state.accepted(index, connection: accepted, now: now) }
         request.pointee.ipcFd = accepted
         // FCGX_Accept_r first finishes the "previous" request and would close this fd unless the
         // connection counts as kept.

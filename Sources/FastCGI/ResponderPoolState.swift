@@ -38,6 +38,13 @@ struct ResponderPoolState {
     private(set) var completedRequests: UInt64 = 0
     /// When the generation before the current one began to be replaced, while threads still hold it.
     private(set) var rolloverSince: Double?
+    /// Connections taken from the listen queue since the start.
+    private(set) var acceptedConnections: UInt64 = 0
+    /// Times the last thread waiting in accept() took a connection, leaving none for the next one:
+    /// every thread was then busy or held by a kept-alive connection, and new connections queued.
+    private(set) var saturationEvents: UInt64 = 0
+    /// The longest listen queue sampled since the start.
+    private(set) var maxListenQueue = 0
 
     /// Makes `threadCount` threads the current generation's; returns the slots that need a thread.
     mutating func install(threadCount: Int, now: Double) -> [Int] {
@@ -64,6 +71,17 @@ struct ResponderPoolState {
         slots[index].phase = phase
         slots[index].since = now
         if let connection { slots[index].connection = connection }
+    }
+
+    /// The thread of `index` took `connection` from accept() and now waits for its first request.
+    mutating func accepted(_ index: Int, connection: Int32, now: Double) {
+        acceptedConnections &+= 1
+        enter(.idle, index, connection: connection, now: now)
+        if !stopping && acceptingCount == 0 { saturationEvents &+= 1 }
+    }
+
+    mutating func sampledListenQueue(_ queued: Int) {
+        maxListenQueue = max(maxListenQueue, queued)
     }
 
     /// At the top of the loop, before waiting for a connection or the next request on one.
@@ -100,6 +118,12 @@ struct ResponderPoolState {
     var runningCount: Int { slots.filter(\.running).count }
 
     var idleCount: Int { slots.filter { $0.running && $0.phase == .idle }.count }
+
+    /// Threads reading, handling or writing a request.
+    var busyCount: Int { slots.filter { $0.running && $0.phase != .idle }.count }
+
+    /// Idle threads in accept(), free for a new connection (the other idle ones wait on a kept-alive one).
+    var acceptingCount: Int { slots.filter { $0.running && $0.phase == .idle && $0.connection < 0 }.count }
 
     /// Threads blocked in accept() that owe a switch or an exit: only a signal reaches them there.
     var wakeTargets: [Int] {

@@ -14,12 +14,20 @@ public struct StockroomConfiguration: Sendable {
     public var testHooksEnabled = false
     /// The store's tax rate and delivery fees (STOCKROOM_TAX_RATE and friends).
     public var pricing = PricingPolicy()
+    /// A request that takes longer is logged and counted as slow (STOCKROOM_SLOW_REQUEST_MS); 0: none is.
+    public var slowRequestMilliseconds = 1000
 
     public init(database: MariaDBConfiguration, sessionLifetimeSeconds: Int64 = 86_400,
                 passwordHasher: PasswordHasher = PasswordHasher()) {
         self.database = database
         self.sessionLifetimeSeconds = sessionLifetimeSeconds
         self.passwordHasher = passwordHasher
+    }
+}
+
+extension StockroomConfiguration {
+    func isSlow(nanoseconds: Int64) -> Bool {
+        slowRequestMilliseconds > 0 && nanoseconds > Int64(slowRequestMilliseconds) * 1_000_000
     }
 }
 

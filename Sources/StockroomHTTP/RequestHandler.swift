@@ -17,7 +17,7 @@ public final class RequestHandler {
         self.application = application
         self.logger = logger
         self.threadLabel = String(threadIndex)
-        self.metrics = RequestMetrics()
+        self.metrics = RequestMetrics(metrics: application.metrics)
         MariaDBConnection.initializeThread()
         let session = MariaDBSession(configuration: application.configuration.database, logger: logger)
         let metrics = application.metrics
@@ -55,6 +55,13 @@ public final class RequestHandler {
         response.headers.append(("X-Request-Id", requestID))
         let elapsed = MonotonicTime.nanoseconds() - started
         metrics.record(route: routeName, method: Self.metricsMethod(request.method), status: response.status, nanoseconds: elapsed)
+        if application.configuration.isSlow(nanoseconds: elapsed) {
+            metrics.recordSlow(route: routeName)
+            context.logger.warning("slow request", metadata: [
+                "http.method": "\(request.method)", "http.route": "\(routeName)",
+                "http.status": "\(response.status)", "duration.ms": "\(elapsed / 1_000_000)",
+            ])
+        }
         if logger.logLevel <= .debug {
             context.logger.debug("request", metadata: [
                 "http.method": "\(request.method)", "http.route": "\(routeName)",

@@ -13,6 +13,7 @@ extension ResponderSettings {
     var application: StockroomConfiguration {
         var configuration = StockroomConfiguration(database: database, sessionLifetimeSeconds: sessionLifetimeSeconds)
         configuration.testHooksEnabled = testHooksEnabled
+        configuration.slowRequestMilliseconds = slowRequestMilliseconds
         configuration.pricing = PricingPolicy(taxRateBasisPoints: taxRateBasisPoints, deliveryFee: Money(cents: deliveryFeeCents),
                                               freeDeliveryFrom: freeDeliveryFromCents.map { Money(cents: $0) })
         return configuration

@@ -44,7 +44,7 @@ struct StockroomFCGI: ParsableCommand {
         logger[metadataKey: "pid"] = "\(getpid())"
 
         MariaDBConnection.initializeLibrary()
-        let metrics = StockroomMetrics.bootstrap()
+        let metrics = StockroomMetrics()
         let application = try StockroomApplication(configuration: settings.application, metrics: metrics, logger: logger)
         let listener: FastCGIListener
         do {
@@ -57,6 +57,9 @@ struct StockroomFCGI: ParsableCommand {
         let responders = ResponderService(
             settings: settings, listener: listener, application: application, baseLogger: logger, logOutput: logOutput, metrics: metrics,
             systemd: systemd, inherited: inherited, socketFlag: socket, threadsFlag: threads)
+        let pool = responders.pool
+        let socketPath = settings.socketPath
+        metrics.exposition.add { PoolMetrics.families(pool.statistics, socket: socketPath) }
         var services: [any DaemonService] = [responders]
         if let interval = systemd.watchdogPingInterval {
             services.append(WatchdogService(interval: interval, pool: responders.pool, notifier: systemd, logger: logger))

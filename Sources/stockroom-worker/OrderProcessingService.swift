@@ -14,12 +14,17 @@ final class OrderProcessingService: DaemonService, Sendable {
     private let baseLogger: Logger
     private let logOutput: LogOutput
     private let systemd: SystemdNotifier
+    private let metrics: WorkerMetrics
     private let requests = LoopRequests()
     private let finished = DispatchSemaphore(value: 0)
 
+    /// The backlog is counted at most this often (seconds), between batches.
+    static let backlogInterval = 1.0
+
     init(settings: WorkerSettings, inherited: [String: String], baseLogger: Logger, logOutput: LogOutput,
-         systemd: SystemdNotifier) {
+         systemd: SystemdNotifier, metrics: WorkerMetrics) {
         self.startSettings = settings
+        self.metrics = metrics
         self.inherited = inherited
         self.baseLogger = baseLogger
         self.logOutput = logOutput
@@ -56,6 +61,7 @@ final class OrderProcessingService: DaemonService, Sendable {
         logger.info("started", metadata: ["poll.interval": "\(settings.pollIntervalSeconds)"])
         var lastPing = MonotonicClock.now()
         var lastPurge = -Double.infinity
+        var lastBacklog = -Double.infinity
         var databaseWasDown = false
         var summary = ProcessedSummary(interval: settings.logSummaryIntervalSeconds, now: MonotonicClock.now())
         while !requests.stopRequested {
@@ -69,6 +75,13 @@ final class OrderProcessingService: DaemonService, Sendable {
                 systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(MonotonicClock.microseconds())")
                 do {
                     let next = try WorkerSettings(environment: try EnvironmentFile.environment(over: inherited))
+                    if next.metricsAddress != settings.metricsAddress {
+                        logger.warning("setting changed but needs a restart; keeping the running value", metadata: [
+                            "setting": "\(Setting.workerMetricsAddress.name)",
+                            "running": "\(settings.metricsAddress.map(String.init(describing:)) ?? "(none)")",
+                            "new": "\(next.metricsAddress.map(String.init(describing:)) ?? "(none)")",
+                        ])
+                    }
                     logger = baseLogger
                     logger.logLevel = next.logLevel
                     database.close()
@@ -95,13 +108,18 @@ final class OrderProcessingService: DaemonService, Sendable {
                     lastPurge = MonotonicClock.now()
                 }
                 let processed = try processor.processBatch()
+                metrics.ordersProcessed(processed)
+                if MonotonicClock.now() - lastBacklog >= Self.backlogInterval {
+                    metrics.backlogCounted(try processor.pendingBacklog())
+                    lastBacklog = MonotonicClock.now()
+                }
                 if databaseWasDown {
                     logger.notice("database reachable again")
                     databaseWasDown = false
                 }
                 if let (count, seconds) = summary.add(processed, now: MonotonicClock.now()) {
                     // A count on the orders_status index; the line goes without it if that fails.
-                    logSummary(count: count, seconds: seconds, backlog: try? processor.pendingCount(), logger: logger)
+                    logSummary(count: count, seconds: seconds, backlog: (try? processor.pendingBacklog()).map { Int($0.count) }, logger: logger)
                 }
                 if processed == 0 { requests.wait(seconds: settings.pollIntervalSeconds) }
             } catch let error as MariaDBError {

@@ -12,7 +12,7 @@ struct StockroomWorker: ParsableCommand {
         abstract: "Moves pending orders to processed (FOR UPDATE SKIP LOCKED); purges expired keys.",
         discussion: """
             Configuration: STOCKROOM_DB_*, STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH, \
-            STOCKROOM_WORKER_POLL_INTERVAL, LOG_LEVEL, from the environment and, when STOCKROOM_ENV_FILE \
+            STOCKROOM_WORKER_POLL_INTERVAL, STOCKROOM_WORKER_METRICS_ADDRESS, LOG_LEVEL, from the environment and, when STOCKROOM_ENV_FILE \
             names one, from that file (its values win); docs/configuration.md lists them. SIGHUP or \
             SIGUSR2 re-reads them after the current batch.
             """)
@@ -34,9 +34,15 @@ struct StockroomWorker: ParsableCommand {
         logger[metadataKey: "pid"] = "\(getpid())"
         MariaDBConnection.initializeLibrary()
         let systemd = SystemdNotifier(environment: inherited)
+        let metrics = WorkerMetrics()
         let processing = OrderProcessingService(settings: settings, inherited: inherited, baseLogger: logger, logOutput: logOutput,
-                                                systemd: systemd)
-        try ServiceRunner(services: [processing], systemd: systemd, logger: logger).run()
+                                                systemd: systemd, metrics: metrics)
+        var services: [any DaemonService] = []
+        if let address = settings.metricsAddress {
+            services.append(MetricsListenerService(address: address, exposition: metrics.exposition, logger: logger))
+        }
+        services.append(processing)
+        try ServiceRunner(services: services, systemd: systemd, logger: logger).run()
     }
 }
 

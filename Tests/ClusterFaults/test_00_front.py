@@ -1,7 +1,7 @@
 """The front nginx itself (nginx/front.conf.template), before any fault: it spreads requests over
 both app hosts, passes the app host's X-Request-Id through to the client (and logs it next to the
-app host that answered), and never serves /metrics (in any spelling nginx normalises to it) to a
-client: 404 in the contract's error shape."""
+app host that answered), and never serves /metrics or /metrics/N (in any spelling nginx
+normalises to them) to a client: 404 in the contract's error shape."""
 
 import uuid
 
@@ -39,10 +39,10 @@ def test_front_spreads_requests_and_passes_request_ids(case_report):
 def test_front_never_serves_metrics(case_report):
     api = Api()
     try:
-        for path in ("/metrics", "//metrics", "/%6Detrics", "/./metrics"):
+        for path in ("/metrics", "//metrics", "/%6Detrics", "/./metrics", "/metrics/1", "//metrics/2"):
             assert_error(api.get(path, timeout=5), 404, "not_found")
         # The app hosts' own answer for an unknown path, for comparison: the same shape.
         assert_error(api.get(f"/no-such-{uuid.uuid4().hex}", timeout=5), 404, "not_found")
     finally:
         api.close()
-    case_report.add("/metrics through the front", "404 not_found, also as //metrics, /%6Detrics, /./metrics")
+    case_report.add("/metrics through the front", "404 not_found, also as //metrics, /%6Detrics, /./metrics and the per-process /metrics/N")

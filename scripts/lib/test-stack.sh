@@ -24,7 +24,9 @@ test_stack_init() {
     PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
     STACK_DIR="$REPO/.run/$name-$PORT"
     BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
-    export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS
+    # Each worker serves its metrics on a free loopback port of its own choosing (its log names it).
+    WORKER_METRICS_PORT=0
+    export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS WORKER_METRICS_PORT
 
     rm -rf "$STACK_DIR"
     mkdir -p "$STACK_DIR"
@@ -46,8 +48,8 @@ _test_stack_write_helper() {
     shift 2
     {
         printf '#!/usr/bin/env bash\n'
-        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q\n' \
-            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS"
+        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q WORKER_METRICS_PORT=%q\n' \
+            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS" "$WORKER_METRICS_PORT"
         (( $# == 0 )) || printf '%s\n' "$@"
         [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
         printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"

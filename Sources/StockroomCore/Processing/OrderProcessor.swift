@@ -47,11 +47,9 @@ public final class OrderProcessor {
         return claimed.count
     }
 
-    /// Orders waiting for a worker (the orders_status index answers it).
-    public func pendingCount() throws -> Int {
-        try database.read { connection in
-            Int(try connection.rows(Statements.CountPending()).first ?? 0)
-        }
+    /// How many orders are pending now, and since when the first of them (the next one claimed) waits.
+    public func pendingBacklog() throws -> PendingBacklog {
+        try database.read { try $0.first(Statements.Backlog()) } ?? PendingBacklog(count: 0, oldestCreatedAt: nil)
     }
 
     /// Deletes expired idempotency keys, login failures and throttle rows, and sessions, a bounded number at a time.
@@ -79,10 +77,16 @@ extension OrderProcessor {
             func decode(_ row: MariaDBRow) throws -> Int64 { try row.requiredInt(0, of: Self.self) }
         }
 
-        struct CountPending: MariaDBQuery {
-            var sql: String { "SELECT COUNT(*) FROM orders WHERE status = 'pending'" }
+        /// The count reads only the orders_status index; the oldest is the lowest pending id, one row.
+        struct Backlog: MariaDBQuery {
+            static let sql = "SELECT COUNT(*), (SELECT created_at FROM orders WHERE status = 'pending' ORDER BY id LIMIT 1) "
+                + "FROM orders WHERE status = 'pending'"
+            var sql: String { Self.sql }
             var bindings: [MariaDBValue] { [] }
-            func decode(_ row: MariaDBRow) throws -> Int64 { try row.requiredInt(0, of: Self.self) }
+            func decode(_ row: MariaDBRow) throws -> PendingBacklog {
+                PendingBacklog(count: try row.requiredInt(0, of: Self.self),
+                               oldestCreatedAt: row.string(1).flatMap(Timestamp.init(databaseText:)))
+            }
         }
 
         struct MarkProcessed: MariaDBCommand {

@@ -1,7 +1,7 @@
-import CoreMetrics
+import Prometheus
 
-/// One responder thread's cache of request counters and latency timers, keyed by route, method and
-/// status: creating them through the metrics factory on every request cost a tenth of a request.
+/// One responder thread's cache of its handles on the per-request families, keyed by their labels:
+/// looking them up in the registry on every request costs a lock and a hash of the labels.
 final class RequestMetrics {
     private struct CounterKey: Hashable {
         let route: String
@@ -9,27 +9,42 @@ final class RequestMetrics {
         let status: Int
     }
 
-    private var counters: [CounterKey: CoreMetrics.Counter] = [:]
-    private var timers: [String: CoreMetrics.Timer] = [:]
+    private let metrics: StockroomMetrics
+    private var counters: [CounterKey: Counter] = [:]
+    private var durations: [String: DurationHistogram] = [:]
+    private var slow: [String: Counter] = [:]
+
+    init(metrics: StockroomMetrics) {
+        self.metrics = metrics
+    }
 
     func record(route: String, method: String, status: Int, nanoseconds: Int64) {
         let key = CounterKey(route: route, method: method, status: status)
-        let counter: CoreMetrics.Counter
+        let counter: Counter
         if let cached = counters[key] {
             counter = cached
         } else {
-            counter = CoreMetrics.Counter(label: "stockroom_http_requests_total",
-                                          dimensions: [("route", route), ("method", method), ("status", String(status))])
+            counter = metrics.requestCounter(route: route, method: method, status: status)
             counters[key] = counter
         }
         counter.increment()
-        let timer: CoreMetrics.Timer
-        if let cached = timers[route] {
-            timer = cached
+        let duration: DurationHistogram
+        if let cached = durations[route] {
+            duration = cached
         } else {
-            timer = CoreMetrics.Timer(label: "stockroom_http_request_duration_seconds", dimensions: [("route", route)])
-            timers[route] = timer
+            duration = metrics.requestDuration(route: route)
+            durations[route] = duration
         }
-        timer.recordNanoseconds(nanoseconds)
+        duration.recordNanoseconds(nanoseconds)
+    }
+
+    func recordSlow(route: String) {
+        if let cached = slow[route] {
+            cached.increment()
+            return
+        }
+        let counter = metrics.slowRequests(route: route)
+        slow[route] = counter
+        counter.increment()
     }
 }

@@ -1,53 +1,55 @@
-import CoreMetrics
 import MariaDB
 import Prometheus
 import StockroomCore
+import StockroomRuntime
 
-/// The service's metrics, recorded through swift-metrics and exposed by swift-prometheus.
+/// The responder's own metrics, recorded on the process's registry as things happen. Every family is
+/// registered here with its help text (`Family`), so the exposition has a HELP line for each.
 public final class StockroomMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
-    private let connectionsInUse: Meter
-    private let connectionsOpen: Meter
-    private let transactionRetries: CoreMetrics.Counter
-    private let failovers: CoreMetrics.Counter
-    private let ordersPlaced: CoreMetrics.Counter
-    private let stockConflicts: CoreMetrics.Counter
-    private let lockHold: CoreMetrics.Timer
-    private let lockWait: CoreMetrics.Timer
-    private let checkoutLockHold: CoreMetrics.Timer
-    private let checkoutLockWait: CoreMetrics.Timer
-    private let promoCodesExhausted: CoreMetrics.Counter
+    /// The registry these are recorded on, and the families read at scrape time (process, build,
+    /// the responder pool's, added by stockroom-fcgi).
+    public let exposition: MetricsExposition
+    private let connectionsInUse: Gauge
+    private let connectionsOpen: Gauge
+    private let transactionRetries: Counter
+    private let failovers: Counter
+    private let ordersPlaced: Counter
+    private let stockConflicts: Counter
+    private let lockHold: DurationHistogram
+    private let lockWait: DurationHistogram
+    private let checkoutLockHold: DurationHistogram
+    private let checkoutLockWait: DurationHistogram
+    private let promoCodesExhausted: Counter
 
-    /// Bootstraps the global metrics system once per process with a Prometheus registry.
-    public static func bootstrap() -> StockroomMetrics {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
-            .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
-            .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
-        ]
-        MetricsSystem.bootstrap(factory)
-        return StockroomMetrics(registry: registry)
-    }
+    /// 0.5 ms to 10 s, for every latency histogram.
+    static let durationBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+    ]
 
-    init(registry: PrometheusCollectorRegistry) {
-        self.registry = registry
-        connectionsInUse = Meter(label: "stockroom_db_connections_in_use")
-        connectionsOpen = Meter(label: "stockroom_db_connections_open")
-        transactionRetries = CoreMetrics.Counter(label: "stockroom_db_transaction_retries_total")
-        failovers = CoreMetrics.Counter(label: "stockroom_db_failovers_total")
-        ordersPlaced = CoreMetrics.Counter(label: "stockroom_orders_placed_total")
-        stockConflicts = CoreMetrics.Counter(label: "stockroom_stock_conflicts_total")
-        lockHold = CoreMetrics.Timer(label: "stockroom_order_lock_hold_seconds")
-        lockWait = CoreMetrics.Timer(label: "stockroom_order_lock_wait_seconds")
-        checkoutLockHold = CoreMetrics.Timer(label: "stockroom_checkout_lock_hold_seconds")
-        checkoutLockWait = CoreMetrics.Timer(label: "stockroom_checkout_lock_wait_seconds")
-        promoCodesExhausted = CoreMetrics.Counter(label: "stockroom_promo_code_exhausted_total")
+    public init(exposition: MetricsExposition = MetricsExposition()) {
+        self.exposition = exposition
+        let registry = exposition.registry
+        connectionsInUse = registry.makeGauge(descriptor: Family.connectionsInUse)
+        connectionsOpen = registry.makeGauge(descriptor: Family.connectionsOpen)
+        transactionRetries = registry.makeCounter(descriptor: Family.transactionRetries)
+        failovers = registry.makeCounter(descriptor: Family.failovers)
+        ordersPlaced = registry.makeCounter(descriptor: Family.ordersPlaced)
+        stockConflicts = registry.makeCounter(descriptor: Family.stockConflicts)
+        promoCodesExhausted = registry.makeCounter(descriptor: Family.promoCodesExhausted)
+        func histogram(_ family: MetricNameDescriptor) -> DurationHistogram {
+            registry.makeDurationHistogram(descriptor: family, buckets: Self.durationBuckets)
+        }
+        lockHold = histogram(Family.orderLockHold)
+        lockWait = histogram(Family.orderLockWait)
+        checkoutLockHold = histogram(Family.checkoutLockHold)
+        checkoutLockWait = histogram(Family.checkoutLockWait)
     }
 
     func databaseError(_ error: MariaDBError) {
-        CoreMetrics.Counter(label: "stockroom_db_errors_total", dimensions: [("code", String(error.code.rawValue))]).increment()
+        exposition.registry.makeCounter(descriptor: Family.databaseErrors, labels: [("code", String(error.code.rawValue))])
+            .increment()
     }
 
     public func transactionRetried() { transactionRetries.increment() }
@@ -71,9 +73,18 @@ public final class StockroomMetrics: Sendable {
     public func connectionOpened() { connectionsOpen.increment() }
     public func connectionClosed() { connectionsOpen.decrement() }
 
-    func exposition() -> [UInt8] {
-        var buffer: [UInt8] = []
-        registry.emit(into: &buffer)
-        return buffer
+    /// A thread's handles on the per-request families (`RequestMetrics`).
+    func requestCounter(route: String, method: String, status: Int) -> Counter {
+        exposition.registry.makeCounter(descriptor: Family.requests,
+                                        labels: [("route", route), ("method", method), ("status", String(status))])
+    }
+
+    func requestDuration(route: String) -> DurationHistogram {
+        exposition.registry.makeDurationHistogram(descriptor: Family.requestDuration, labels: [("route", route)],
+                                                  buckets: Self.durationBuckets)
+    }
+
+    func slowRequests(route: String) -> Counter {
+        exposition.registry.makeCounter(descriptor: Family.slowRequests, labels: [("route", route)])
     }
 }

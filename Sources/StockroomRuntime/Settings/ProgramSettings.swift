@@ -32,6 +32,8 @@ public struct ResponderSettings: Sendable {
     public var shutdownTimeoutSeconds: Double
     public var connectionIdleTimeoutSeconds: Int
     public var sessionLifetimeSeconds: Int64
+    /// 0: no request is slow.
+    public var slowRequestMilliseconds: Int
     public var testHooksEnabled: Bool
     /// Hundredths of a percent (13.00% is 1300).
     public var taxRateBasisPoints: Int64
@@ -51,6 +53,7 @@ public struct ResponderSettings: Sendable {
         shutdownTimeoutSeconds = reader.seconds(.shutdownTimeout, in: 0...3600)
         connectionIdleTimeoutSeconds = reader.integer(.idleTimeout, in: 1...3600)
         sessionLifetimeSeconds = Int64(reader.integer(.sessionLifetime, in: 1...31_536_000))
+        slowRequestMilliseconds = reader.integer(.slowRequest, in: 0...3_600_000)
         testHooksEnabled = reader.flag(.testHooks)
         let money = "money from 0.00 to 99999999.99 with at most two decimals"
         taxRateBasisPoints = reader.hundredths(.taxRate, in: 0...10_000, expected: "a percent from 0 to 100 with at most two decimals") ?? 0
@@ -72,13 +75,15 @@ public struct ResponderSettings: Sendable {
     }
 }
 
-/// stockroom-worker; all of it can change on a reload.
+/// stockroom-worker; all of it but the metrics address can change on a reload.
 public struct WorkerSettings: Sendable {
     public var logLevel: Logger.Level
     public var logSummaryIntervalSeconds: Double
     public var pollIntervalSeconds: Double
     public var processingDelaySeconds: Double
     public var batchSize: Int
+    /// Nil: no metrics listener.
+    public var metricsAddress: LoopbackAddress?
     public var database: MariaDBConfiguration
 
     public init(environment: [String: String]) throws {
@@ -88,6 +93,7 @@ public struct WorkerSettings: Sendable {
         pollIntervalSeconds = reader.seconds(.workerPollInterval, in: 0.01...3600)
         processingDelaySeconds = reader.seconds(.processDelay, in: 0...3600)
         batchSize = reader.integer(.workerBatch, in: 1...1000)
+        metricsAddress = reader.loopbackAddress(.workerMetricsAddress)
         database = MariaDBConfiguration(reading: &reader)
         // The claim's FOR UPDATE would otherwise gap-lock the orders_status index and hold up new orders.
         database.readCommitted = true

@@ -57,6 +57,9 @@ extension Setting {
     public static let sessionLifetime = Setting(
         "STOCKROOM_SESSION_TTL", default: "86400", [.responder],
         "Session (bearer token) lifetime in seconds, 1 to 31536000.")
+    public static let slowRequest = Setting(
+        "STOCKROOM_SLOW_REQUEST_MS", default: "1000", [.responder],
+        "Milliseconds (0 to 3600000) a request may take, from routing to its answer, before it counts as slow: it is counted in `stockroom_http_slow_requests_total` and logged at warning level with its route, method, status, duration and request id. 0: nothing is slow. A reload applies it.")
     public static let testHooks = Setting(
         "STOCKROOM_TEST_HOOKS", default: "0", [.responder],
         "**Test only.** `1` honours the `X-Stockroom-Test-Lock-Delay-Ms` request header (an order sleeps up to 60 s holding its row locks; the fault suite uses it); `0` ignores it. Never 1 in production: any client could hold product rows.")
@@ -105,6 +108,9 @@ extension Setting {
     public static let workerPollInterval = Setting(
         "STOCKROOM_WORKER_POLL_INTERVAL", default: "0.2", [.worker],
         "Seconds (0.01 to 3600, decimals allowed) between polls while no order is pending: the longest a new order waits to be picked up.")
+    public static let workerMetricsAddress = Setting(
+        "STOCKROOM_WORKER_METRICS_ADDRESS", default: "", [.worker],
+        "Where the worker serves `GET /metrics` over HTTP: a loopback address with a port, `127.0.0.1:9465` (any 127.x.y.z) or `[::1]:9465`; port 0 lets the kernel choose (the log says which). Unset: no listener. Restart to change it.")
 
     public static let migrationsDirectory = Setting(
         "STOCKROOM_SQL_DIR", default: "", [.operatorTool],
@@ -113,11 +119,11 @@ extension Setting {
     /// Every setting, in the order the docs list them.
     public static let all: [Setting] = [
         environmentFile, logLevel, logSummaryInterval,
-        socket, socketGroup, threads, shutdownTimeout, idleTimeout, sessionLifetime, testHooks,
+        socket, socketGroup, threads, shutdownTimeout, idleTimeout, sessionLifetime, slowRequest, testHooks,
         taxRate, deliveryFee, freeDeliveryFrom,
         databaseSocket, databaseHosts, databaseHost, databasePort, databaseUser, databasePassword, databaseName,
         databaseTimeout, lockWaitTimeout, statementCache,
-        processDelay, workerBatch, workerPollInterval,
+        processDelay, workerBatch, workerPollInterval, workerMetricsAddress,
         migrationsDirectory,
     ]
 

@@ -129,6 +129,16 @@ public struct SettingsReader {
         return MariaDBEndpoint(host: String(host), port: port)
     }
 
+    /// A loopback address with a port (`LoopbackAddress`); nil when unset.
+    public mutating func loopbackAddress(_ setting: Setting) -> LoopbackAddress? {
+        guard let text = given(setting) else { return nil }
+        guard let address = LoopbackAddress(text) else {
+            refuse(setting, text, "a loopback address with a port, such as 127.0.0.1:9465 or [::1]:9465")
+            return nil
+        }
+        return address
+    }
+
     public mutating func flag(_ setting: Setting) -> Bool {
         let fallback = setting.defaultText == "1"
         guard let text = given(setting) else { return fallback }
