@@ -57,7 +57,9 @@ public final class RequestHandler {
         metrics.record(route: routeName, method: Self.metricsMethod(request.method), status: response.status, nanoseconds: elapsed)
         if application.configuration.isSlow(nanoseconds: elapsed) {
             metrics.recordSlow(route: routeName)
-            context.logger.warning("slow request", metadata: [
+            // Notice, not warning: one line per slow request with its id, which the summarizing of
+            // repeated warnings (lines alike but for the request id) would hold back.
+            context.logger.notice("slow request", metadata: [
                 "http.method": "\(request.method)", "http.route": "\(routeName)",
                 "http.status": "\(response.status)", "duration.ms": "\(elapsed / 1_000_000)",
             ])

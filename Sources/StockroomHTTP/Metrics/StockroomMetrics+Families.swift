@@ -13,7 +13,7 @@ extension StockroomMetrics {
         }
         static var slowRequests: MetricNameDescriptor {
             family("http", "slow_requests", unit: "total",
-                   "Requests slower than STOCKROOM_SLOW_REQUEST_MS, by route pattern; each is also logged as a warning.")
+                   "Requests slower than STOCKROOM_SLOW_REQUEST_MS, by route pattern; each is also logged at notice level.")
         }
         static var ordersPlaced: MetricNameDescriptor {
             family(nil, "orders_placed", unit: "total", "Orders created, directly or by checkout; idempotent replays are not counted.")

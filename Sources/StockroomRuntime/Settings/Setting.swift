@@ -59,7 +59,7 @@ extension Setting {
         "Session (bearer token) lifetime in seconds, 1 to 31536000.")
     public static let slowRequest = Setting(
         "STOCKROOM_SLOW_REQUEST_MS", default: "1000", [.responder],
-        "Milliseconds (0 to 3600000) a request may take, from routing to its answer, before it counts as slow: it is counted in `stockroom_http_slow_requests_total` and logged at warning level with its route, method, status, duration and request id. 0: nothing is slow. A reload applies it.")
+        "Milliseconds (0 to 3600000) a request may take, from routing to its answer, before it counts as slow: it is counted in `stockroom_http_slow_requests_total` and logged at notice level (one line each) with its route, method, status, duration and request id. 0: nothing is slow. A reload applies it.")
     public static let testHooks = Setting(
         "STOCKROOM_TEST_HOOKS", default: "0", [.responder],
         "**Test only.** `1` honours the `X-Stockroom-Test-Lock-Delay-Ms` request header (an order sleeps up to 60 s holding its row locks; the fault suite uses it); `0` ignores it. Never 1 in production: any client could hold product rows.")
