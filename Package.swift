@@ -31,11 +31,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "PasswordHashing", dependencies: ["CArgon2"]),
-        // Process plumbing shared by the daemons: the environment file, signals, systemd notify.
+        // Process plumbing shared by the daemons: the environment file, signals, systemd notify,
+        // the build version.
         .target(name: "StockroomRuntime", dependencies: [
             "MariaDB",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], plugins: ["BuildVersion"]),
+        // Stamps `git describe` of the checkout into StockroomRuntime (StockroomVersion.current).
+        .plugin(name: "BuildVersion", capability: .buildTool()),
         // The domain and its persistence: products, accounts, orders, the stock ledger, the stores
         // and their typed statements. No HTTP.
         .target(name: "StockroomCore", dependencies: [

@@ -17,7 +17,8 @@ struct StockroomFCGI: ParsableCommand {
             one, from that file (its values win); docs/configuration.md lists them. SIGHUP or SIGUSR2 re-reads them and \
             moves every thread to the new settings without dropping a request; SIGTERM, SIGINT or \
             SIGQUIT stops gracefully.
-            """)
+            """,
+        version: "stockroom-fcgi \(StockroomVersion.current)")
 
     @Option(help: "Unix socket to listen on (default: $STOCKROOM_SOCKET or /run/stockroom/fcgi.sock).")
     var socket: String?

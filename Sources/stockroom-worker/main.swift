@@ -15,7 +15,8 @@ struct StockroomWorker: ParsableCommand {
             STOCKROOM_WORKER_POLL_INTERVAL, LOG_LEVEL, from the environment and, when STOCKROOM_ENV_FILE \
             names one, from that file (its values win); docs/configuration.md lists them. SIGHUP or \
             SIGUSR2 re-reads them after the current batch.
-            """)
+            """,
+        version: "stockroom-worker \(StockroomVersion.current)")
 
     func run() throws {
         ProcessSignals.takeOver()  // before any thread: they all inherit the mask
