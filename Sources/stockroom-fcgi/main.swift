@@ -26,7 +26,18 @@ struct StockroomFCGI: ParsableCommand {
     @Option(help: "Responder threads, each with its own database connection (default: $STOCKROOM_THREADS or 32).")
     var threads: Int?
 
+    @Flag(help: ArgumentHelp(
+        "Check the configuration as a start would read it, then exit; start nothing.",
+        discussion: """
+            Reads the settings (the environment, STOCKROOM_ENV_FILE, the password file or credential, --socket and \
+            --threads), checks the socket's directory and group without binding, connects to every database node, \
+            prints one line per check, and exits: 0 all is well, 1 the responder would not start, 2 it would start but a \
+            database node did not answer or refused the account.
+            """))
+    var checkConfig = false
+
     func run() throws {
+        if checkConfig { throw ExitCode(ResponderConfigurationCheck.run(socketFlag: socket, threadsFlag: threads)) }
         // First, before any thread exists: every thread inherits the mask, and sigwait below takes
         // the operator's signals.
         ProcessSignals.takeOver()
