@@ -184,6 +184,10 @@ if [ ! -e "$password_file" ]; then
     if [ "$new_env" = no ]; then
         # The env file is shell-safe by design (the programs refuse what a shell would read otherwise).
         old_password=$(env -i bash -c 'set -a; . "$1" >/dev/null 2>&1; printf %s "${STOCKROOM_DB_PASSWORD-}"' _ "$env_file")
+        # A random password would then win over the one in use: stop rather than guess.
+        if [ -z "$old_password" ] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?STOCKROOM_DB_PASSWORD=[^[:space:]]' "$env_file"; then
+            die "cannot read STOCKROOM_DB_PASSWORD from /etc/stockroom/stockroom.env (stockroomctl settings says why): write the password to /etc/stockroom/db-password yourself (mode 0600 root:root, docs/deployment.md), then run this again"
+        fi
     fi
     (
         umask 077
