@@ -16,7 +16,7 @@ DEVSTACK := bash scripts/devstack.sh
 CLUSTER := bash scripts/cluster.sh
 CLUSTER_STACK_DIR ?= $(STACK_DIR)/cluster-app
 
-.PHONY: help deps build run up down status admin migrate test chaos fuzz bench bench-cluster install clean settings-doc cluster cluster-down cluster-chaos
+.PHONY: help deps build run up down status admin migrate check-config test chaos fuzz bench bench-cluster man install clean settings-doc cluster cluster-down cluster-chaos
 
 help:
 	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
@@ -30,8 +30,11 @@ help:
 	@echo "make cluster  build, start a 3-node Galera cluster (SQL on 127.0.0.1:3311-3313) and a dev stack on it, http://127.0.0.1:$(PORT)"
 	@echo "make cluster-down   stop that dev stack, then the cluster (data kept; scripts/cluster.sh for the rest)"
 	@echo "make cluster-chaos  faults on a Galera cluster + 2 app hosts + a front nginx in network namespaces (root; build first)"
+	@echo "make check-config   stockroom-fcgi and stockroom-worker --check-config with the dev stack's settings (exit 0, 1 or 2)"
 	@echo "make settings-doc   rewrite docs/configuration.md's settings table from the code"
-	@echo "make deps | build | migrate | install | clean"
+	@echo "make man     the man pages of the three programs (argument-parser's GenerateManual plugin, in .build/plugins)"
+	@echo "make install man pages, then scripts/install.sh (as root: binaries, units, completions, config, nginx site)"
+	@echo "make deps | build | migrate | clean"
 
 deps:
 	$(DEVSTACK) deps
@@ -58,6 +61,10 @@ admin:
 migrate: build
 	$(DEVSTACK) migrate
 
+# The settings, socket and database the stack's responders and workers would start with (docs/operations.md).
+check-config:
+	$(DEVSTACK) check-config
+
 test:
 	$(DEVSTACK) deps --test
 	swift build -c release
@@ -65,6 +72,7 @@ test:
 	swift test --skip-build
 	bash scripts/wrapper-test.sh
 	if [ -f scripts/verify-units.sh ]; then bash scripts/verify-units.sh; fi
+	bash scripts/install-test.sh
 	bash scripts/integration-test.sh
 	bash scripts/chaos-test.sh
 	bash scripts/cluster-chaos-test.sh
@@ -75,7 +83,12 @@ chaos:
 	swift build -c release
 	bash scripts/chaos-test.sh
 
-install:
+# The man pages: builds the release products (a no-op after `make build`) and argument-parser's
+# generate-manual tool, then writes .build/plugins/GenerateManual/outputs/<program>/<program>.1.
+man:
+	swift package plugin generate-manual
+
+install: man
 	bash scripts/install.sh
 
 # The dev stack on the cluster: STOCKROOM_DB_HOSTS makes devstack.sh use the cluster instead of a MariaDB of its own.

@@ -19,6 +19,9 @@
 #   scripts/devstack.sh migrate         start MariaDB if needed, apply migrations
 #   scripts/devstack.sh admin NAME      password on stdin: stockroomctl create-admin NAME
 #   scripts/devstack.sh ctl ARGS...     stockroomctl ARGS with this stack's environment
+#   scripts/devstack.sh check-config    stockroom-fcgi and stockroom-worker --check-config with this
+#                                       stack's environment (exit 1 if either would not start, else 2
+#                                       if either cannot reach the database, else 0)
 #   scripts/devstack.sh logs [LINES]    tail of every log of the stack
 #
 # Environment: STACK_DIR, PORT (8080), LISTEN_ADDRESS (127.0.0.1, nginx's listen address),
@@ -502,6 +505,31 @@ run_ctl() {
         cd "$REPO"
         exec "$BIN_DIR/stockroomctl" "$@"
     )
+}
+
+# The responder's (as instance 1) and the worker's --check-config, each with the environment its
+# supervisor gives it (the socket is not touched: a running responder's shows as a note).
+cmd_check_config() {
+    [[ -r "$ENV_FILE" ]] || die "$ENV_FILE missing: start the stack first (make up)"
+    need_binary stockroom-fcgi
+    need_binary stockroom-worker
+    local fcgi=0 worker=0
+    (
+        # shellcheck disable=SC1090
+        . "$ENV_FILE"
+        if [[ -r "$RESPONDER_ENV_FILE" ]]; then export STOCKROOM_ENV_FILE="$RESPONDER_ENV_FILE"; fi
+        export STOCKROOM_SOCKET="$STACK_DIR/fcgi-1.sock"
+        exec "$BIN_DIR/stockroom-fcgi" --check-config
+    ) || fcgi=$?
+    (
+        # shellcheck disable=SC1090
+        . "$ENV_FILE"
+        if [[ -r "$WORKER_ENV_FILE" ]]; then export STOCKROOM_ENV_FILE="$WORKER_ENV_FILE"; fi
+        exec "$BIN_DIR/stockroom-worker" --check-config
+    ) || worker=$?
+    if (( fcgi == 1 || worker == 1 )); then return 1; fi
+    if (( fcgi == 2 || worker == 2 )); then return 2; fi
+    return $(( fcgi > worker ? fcgi : worker ))
 }
 
 prepare_db() {
@@ -1179,6 +1207,7 @@ main() {
         migrate) set_paths; need_binary stockroomctl; prepare_db ;;
         admin) set_paths; cmd_admin "$@" ;;
         ctl) set_paths; run_ctl "$@" ;;
+        check-config) set_paths; cmd_check_config ;;
         logs) set_paths; cmd_logs "${1:-40}" ;;
         *) usage ;;
     esac

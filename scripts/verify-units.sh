@@ -12,7 +12,11 @@
 #   5. the long-running units keep what issue 4 asks of them: in [Service]
 #      Type=notify, NotifyAccess=main, a WatchdogSec=, TimeoutStartSec=,
 #      TimeoutStopSec= (the responder's >= STOCKROOM_SHUTDOWN_TIMEOUT 10 s + 5 s),
-#      Restart=on-failure; in [Unit] StartLimitIntervalSec= and StartLimitBurst=.
+#      Restart=on-failure; in [Unit] StartLimitIntervalSec= and StartLimitBurst=;
+#   6. every unit that reaches the database (responder, worker, migrations)
+#      loads the password as the credential db-password from
+#      /etc/stockroom/db-password (LoadCredential=), and the example env file
+#      sets no STOCKROOM_DB_PASSWORD (a secret does not belong in the environment).
 # Exit 0 when all pass, 1 otherwise. Without systemd-analyze, checks 1 and 2
 # are skipped with a line starting with "SKIP:" and the others still run.
 #
@@ -197,6 +201,22 @@ if grep -Eq '^[[:space:]]*(export[[:space:]]+)?STOCKROOM_SOCKET=' "$units_dir/st
     echo "FAIL: systemd/stockroom.env.example sets STOCKROOM_SOCKET; it would override every instance's socket"
     fail=1
 fi
+
+echo "== the database password as a credential"
+credential_fail=0
+for name in stockroom-fcgi@.service stockroom-worker.service stockroom-migrate.service; do
+    f=$units_dir/$name
+    [ -e "$f" ] || continue
+    if ! grep -qx 'LoadCredential=db-password:/etc/stockroom/db-password' "$f"; then
+        echo "FAIL: $name lacks LoadCredential=db-password:/etc/stockroom/db-password"
+        credential_fail=1
+    fi
+done
+if grep -Eq '^[[:space:]]*(export[[:space:]]+)?STOCKROOM_DB_PASSWORD=' "$units_dir/stockroom.env.example"; then
+    echo "FAIL: systemd/stockroom.env.example sets STOCKROOM_DB_PASSWORD; the units load the password with LoadCredential="
+    credential_fail=1
+fi
+if [ $credential_fail -ne 0 ]; then fail=1; else echo "ok"; fi
 
 if [ $fail -ne 0 ]; then
     echo "verify-units: FAILED"

@@ -17,7 +17,8 @@ struct StockroomFCGI: ParsableCommand {
             one, from that file (its values win); docs/configuration.md lists them. SIGHUP or SIGUSR2 re-reads them and \
             moves every thread to the new settings without dropping a request; SIGTERM, SIGINT or \
             SIGQUIT stops gracefully.
-            """)
+            """,
+        version: "stockroom-fcgi \(StockroomVersion.current)")
 
     @Option(help: "Unix socket to listen on (default: $STOCKROOM_SOCKET or /run/stockroom/fcgi.sock).")
     var socket: String?
@@ -25,7 +26,18 @@ struct StockroomFCGI: ParsableCommand {
     @Option(help: "Responder threads, each with its own database connection (default: $STOCKROOM_THREADS or 32).")
     var threads: Int?
 
+    @Flag(help: ArgumentHelp(
+        "Check the configuration as a start would read it, then exit; start nothing.",
+        discussion: """
+            Reads the settings (the environment, STOCKROOM_ENV_FILE, the password file or credential, --socket and \
+            --threads), checks the socket's directory and group without binding, connects to every database node, \
+            prints one line per check, and exits: 0 all is well, 1 the responder would not start, 2 it would start but a \
+            database node did not answer or refused the account.
+            """))
+    var checkConfig = false
+
     func run() throws {
+        if checkConfig { throw ExitCode(ResponderConfigurationCheck.run(socketFlag: socket, threadsFlag: threads)) }
         // First, before any thread exists: every thread inherits the mask, and sigwait below takes
         // the operator's signals.
         ProcessSignals.takeOver()

@@ -15,9 +15,20 @@ struct StockroomWorker: ParsableCommand {
             STOCKROOM_WORKER_POLL_INTERVAL, STOCKROOM_WORKER_METRICS_ADDRESS, LOG_LEVEL, from the environment and, when STOCKROOM_ENV_FILE \
             names one, from that file (its values win); docs/configuration.md lists them. SIGHUP or \
             SIGUSR2 re-reads them after the current batch.
-            """)
+            """,
+        version: "stockroom-worker \(StockroomVersion.current)")
+
+    @Flag(help: ArgumentHelp(
+        "Check the configuration as a start would read it, then exit; start nothing.",
+        discussion: """
+            Reads the settings (the environment, STOCKROOM_ENV_FILE, the password file or credential), connects \
+            to every database node, prints one line per check, and exits: 0 all is well, 1 the worker would not \
+            start, 2 it would start but a database node did not answer or refused the account.
+            """))
+    var checkConfig = false
 
     func run() throws {
+        if checkConfig { throw ExitCode(WorkerConfigurationCheck.run()) }
         ProcessSignals.takeOver()  // before any thread: they all inherit the mask
         let (inherited, environment) = EnvironmentFile.startEnvironment(program: "stockroom-worker")
         let settings: WorkerSettings

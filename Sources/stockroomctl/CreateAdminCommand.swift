@@ -31,7 +31,7 @@ struct CreateAdminCommand: ParsableCommand {
             let saved = try AccountStore(try OperatorDatabase.session(), policy: try AccountPolicy())
                 .saveAdmin(username: name, passwordHash: hash)
             print(saved.created ? "created admin \(name) (id \(saved.id))" : "promoted \(name) (id \(saved.id)) to admin")
-        } catch let error as ExitCodeError {
+        } catch let error as ExitCode {
             throw error
         } catch {
             printError("\(error)")

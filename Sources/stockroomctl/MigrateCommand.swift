@@ -55,7 +55,7 @@ struct MigrateCommand: ParsableCommand {
     }
 
     private func migrationsDirectory() throws -> String {
-        let candidates = [sqlDir, OperatorDatabase.settings.migrationsDirectory, "sql", "/usr/share/stockroom/sql"]
+        let candidates = [sqlDir, try OperatorDatabase.settings.migrationsDirectory, "sql", "/usr/share/stockroom/sql"]
         for case let candidate? in candidates where !candidate.isEmpty {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {

@@ -78,8 +78,9 @@ final class MigrationLease {
 
     /// Every `leaseSeconds / 4`, on its own connection, until `release`.
     private func startRenewing() {
+        // Read (and found good) before the first connection, so this never returns early.
+        guard let configuration = try? OperatorDatabase.loaded.get().database else { return }
         renewing = true
-        let configuration = OperatorDatabase.settings.database
         let node = connection.node  // the runner's node: one writer node, on a cluster too
         let holder = self.holder
         let leaseSeconds = self.leaseSeconds

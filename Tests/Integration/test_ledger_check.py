@@ -1,5 +1,5 @@
 """Issue 3: `stockroomctl check` — clean after orders, cancels, restocks and PUTs; a stock or an order line
-changed behind the application's back is reported (by product id) with a non-zero exit; repaired, clean again.
+changed behind the application's back is reported (by product id) with exit status 1; repaired, clean again.
 
 Only products created here are broken, and every break is repaired in a `finally`, so the checks of the
 other tests stay meaningful."""
@@ -13,7 +13,7 @@ from stockroom_kit.stack import assert_check_clean, db_exec, run_check
 def _assert_check_names(product_id):
     proc = run_check()
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, f"check exited 0 on a broken ledger:\n{out}"
+    assert proc.returncode == 1, f"check exited {proc.returncode}, not 1 (mismatches found), on a broken ledger:\n{out}"
     assert re.search(rf"(?<!\d){product_id}(?!\d)", out), f"check output does not name product {product_id}:\n{out}"
     return out
 

@@ -12,7 +12,7 @@ extension MariaDBConfiguration {
         endpoints = reader.endpoints(.databaseHosts, defaultPort: port)
             ?? [MariaDBEndpoint(host: reader.text(.databaseHost), port: port)]
         user = reader.text(.databaseUser)
-        password = reader.text(.databasePassword)
+        password = reader.databasePassword()
         database = reader.text(.databaseName)
         let timeout = UInt32(reader.integer(.databaseTimeout, in: 1...86_400))
         readTimeout = timeout

@@ -87,7 +87,11 @@ extension Setting {
     public static let databaseUser = Setting(
         "STOCKROOM_DB_USER", default: "stockroom", everyProgram, "MariaDB user.")
     public static let databasePassword = Setting(
-        "STOCKROOM_DB_PASSWORD", default: "", everyProgram, secret: true, "MariaDB password.")
+        "STOCKROOM_DB_PASSWORD", default: "", everyProgram, secret: true,
+        "MariaDB password, used when there is no password file (`STOCKROOM_DB_PASSWORD_FILE`, or the `db-password` credential). In production keep it out of the environment file: docs/deployment.md.")
+    public static let databasePasswordFile = Setting(
+        "STOCKROOM_DB_PASSWORD_FILE", default: "", everyProgram,
+        "A file holding the MariaDB password on its one line (a final newline is dropped), read at start and on every reload; it wins over `STOCKROOM_DB_PASSWORD`. Unset: the systemd credential `db-password` (`$CREDENTIALS_DIRECTORY/db-password`, which the units load with `LoadCredential=`) when there is one, else `STOCKROOM_DB_PASSWORD`. A file that cannot be read, is empty or holds more than one line: no start, and the error names the file.")
     public static let databaseName = Setting(
         "STOCKROOM_DB_NAME", default: "stockroom", everyProgram, "Database (schema) name.")
     public static let databaseTimeout = Setting(
@@ -121,8 +125,8 @@ extension Setting {
         environmentFile, logLevel, logSummaryInterval,
         socket, socketGroup, threads, shutdownTimeout, idleTimeout, sessionLifetime, slowRequest, testHooks,
         taxRate, deliveryFee, freeDeliveryFrom,
-        databaseSocket, databaseHosts, databaseHost, databasePort, databaseUser, databasePassword, databaseName,
-        databaseTimeout, lockWaitTimeout, statementCache,
+        databaseSocket, databaseHosts, databaseHost, databasePort, databaseUser, databasePassword, databasePasswordFile,
+        databaseName, databaseTimeout, lockWaitTimeout, statementCache,
         processDelay, workerBatch, workerPollInterval, workerMetricsAddress,
         migrationsDirectory,
     ]

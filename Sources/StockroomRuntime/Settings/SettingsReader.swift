@@ -139,6 +139,25 @@ public struct SettingsReader {
         return address
     }
 
+    /// The database password from where `DatabasePassword.source` says; a password file that cannot
+    /// be read is a problem naming the file.
+    public mutating func databasePassword() -> String {
+        let source = DatabasePassword.source(in: environment)
+        switch source {
+        case .file(let path), .credential(let path):
+            do {
+                return try DatabasePassword.read(path: path)
+            } catch {
+                problems.append("the database password from \(source): \(error)")
+                return ""
+            }
+        case .environment:
+            return text(.databasePassword)
+        case .none:
+            return ""
+        }
+    }
+
     public mutating func flag(_ setting: Setting) -> Bool {
         let fallback = setting.defaultText == "1"
         guard let text = given(setting) else { return fallback }
