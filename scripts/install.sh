@@ -19,10 +19,11 @@
 #
 # Installs: /usr/local/bin/{stockroom-fcgi,stockroom-worker,stockroomctl},
 # /usr/share/stockroom/sql/, /usr/share/stockroom/stockroom.env.example,
+# /usr/share/stockroom/openapi.yaml (served at /api/v1/openapi.yaml),
 # /usr/share/doc/stockroom/deployment.md, /etc/systemd/system/ units,
 # /etc/stockroom/stockroom.env (only if absent), /etc/nginx/snippets/
-# stockroom-locations.conf, /etc/nginx/sites-available/stockroom (+ link in
-# sites-enabled). An existing env file or a locally changed site file is kept;
+# stockroom-http.conf and stockroom-locations.conf,
+# /etc/nginx/sites-available/stockroom (+ link in sites-enabled). An existing env file or a locally changed site file is kept;
 # the new site file is then written next to it as stockroom.new.
 set -euo pipefail
 
@@ -93,6 +94,9 @@ install -d -m 0755 "$DESTDIR/usr/share/stockroom/sql"
 install -m 0644 "${sql_files[@]}" "$DESTDIR/usr/share/stockroom/sql/"
 install -m 0644 "$repo/systemd/stockroom.env.example" "$DESTDIR/usr/share/stockroom/stockroom.env.example"
 say "installed ${#sql_files[@]} migrations in /usr/share/stockroom/sql"
+# Read by nginx's workers (www-data): world-readable, like the rest of /usr/share.
+install -m 0644 "$repo/docs/openapi.yaml" "$DESTDIR/usr/share/stockroom/openapi.yaml"
+say "installed /usr/share/stockroom/openapi.yaml (nginx serves it at /api/v1/openapi.yaml)"
 if [ -f "$repo/docs/deployment.md" ]; then
     install -d -m 0755 "$DESTDIR/usr/share/doc/stockroom"
     install -m 0644 "$repo/docs/deployment.md" "$DESTDIR/usr/share/doc/stockroom/deployment.md"
@@ -145,6 +149,7 @@ for ((i = 1; i <= PROCESSES; i++)); do
 done
 nginx_dir=$DESTDIR/etc/nginx
 install -d -m 0755 "$nginx_dir/snippets" "$nginx_dir/sites-available" "$nginx_dir/sites-enabled"
+install -m 0644 "$repo/nginx/stockroom-http.conf" "$nginx_dir/snippets/stockroom-http.conf"
 install -m 0644 "$repo/nginx/stockroom-locations.conf" "$nginx_dir/snippets/stockroom-locations.conf"
 
 rendered=$(mktemp)
