@@ -57,6 +57,10 @@ def test_front_passes_a_client_request_id_through_both_tiers(case_report):
         assert bad.status_code == 200, bad.text
         replaced = bad.headers.get("X-Request-Id")
         assert replaced and re.fullmatch(r"[0-9a-f]{32}", replaced), bad.headers
+        # The front's own answers carry it too: a body over 64 KiB never reaches an app host.
+        big = api.post("/api/v1/orders", data=b"x" * 70_000, timeout=5,
+                       headers={"Content-Type": "application/json", "X-Request-Id": client_id + "-413"})
+        assert big.status_code == 413 and big.headers.get("X-Request-Id") == client_id + "-413", big.headers
     finally:
         api.close()
 
