@@ -16,7 +16,7 @@ DEVSTACK := bash scripts/devstack.sh
 CLUSTER := bash scripts/cluster.sh
 CLUSTER_STACK_DIR ?= $(STACK_DIR)/cluster-app
 
-.PHONY: help deps build run up down status admin migrate test chaos fuzz bench install clean settings-doc cluster cluster-down cluster-chaos
+.PHONY: help deps build run up down status admin migrate test chaos fuzz bench bench-cluster install clean settings-doc cluster cluster-down cluster-chaos
 
 help:
 	@echo "make run      build, start MariaDB + responders + nginx on http://127.0.0.1:$(PORT), Ctrl-C stops it all"
@@ -24,6 +24,7 @@ help:
 	@echo "make chaos    the fault suite alone (release build, then faults under order load on a private stack)"
 	@echo "make fuzz     schemathesis against docs/openapi.yaml through nginx, alone"
 	@echo "make bench    wrk through nginx against nginx and sysbench ceilings measured in the same run"
+	@echo "make bench-cluster   orders on a 3-node Galera cluster's writer against a single MariaDB, same run, ratios"
 	@echo "make up       start the stack in the background (idempotent); make down stops it; make status"
 	@echo "make admin NAME=alice   create or promote an admin on the running stack (password from stdin)"
 	@echo "make cluster  build, start a 3-node Galera cluster (SQL on 127.0.0.1:3311-3313) and a dev stack on it, http://127.0.0.1:$(PORT)"
@@ -97,6 +98,11 @@ clean: down cluster-down
 # make bench: wrk through nginx against nginx/sysbench ceilings of the same run, on its own stack (scripts/bench.sh).
 bench: build
 	bash scripts/bench.sh
+
+# make bench-cluster: orders/s on the Galera cluster's writer node against a single plain MariaDB, in the
+# same run, interleaved, as ratios (scripts/bench-cluster.sh; its own databases and stacks in .run/bench-cluster).
+bench-cluster: build
+	bash scripts/bench-cluster.sh
 
 # Schemathesis against docs/openapi.yaml through nginx (also part of `make test`).
 fuzz:

@@ -12,6 +12,7 @@ final class ResponderService: DaemonService {
     private var logger: Logger
     private let baseLogger: Logger
     private let metrics: StockroomMetrics
+    private let logOutput: LogOutput
     let pool: ResponderPool
     private let systemd: SystemdNotifier
     private let inherited: [String: String]
@@ -19,12 +20,13 @@ final class ResponderService: DaemonService {
     private let threadsFlag: Int?
 
     init(settings: ResponderSettings, listener: FastCGIListener, application: StockroomApplication,
-         baseLogger: Logger, metrics: StockroomMetrics, systemd: SystemdNotifier, inherited: [String: String],
+         baseLogger: Logger, logOutput: LogOutput, metrics: StockroomMetrics, systemd: SystemdNotifier, inherited: [String: String],
          socketFlag: String?, threadsFlag: Int?) {
         self.settings = settings
         self.logger = baseLogger
         self.baseLogger = baseLogger
         self.metrics = metrics
+        self.logOutput = logOutput
         self.systemd = systemd
         self.inherited = inherited
         self.socketFlag = socketFlag
@@ -75,6 +77,7 @@ final class ResponderService: DaemonService {
                                          makeResponder: Self.maker(for: application))
             settings = next
             logger = nextLogger
+            logOutput.summaryInterval = next.logSummaryIntervalSeconds
             logger.notice("reloaded: new requests get the new settings", metadata: [
                 "signal": "\(signal)", "generation": "\(generation)", "threads": "\(next.threadCount)",
                 "reload.ms": "\(Int((MonotonicClock.now() - started) * 1000))",

@@ -38,11 +38,8 @@ struct StockroomFCGI: ParsableCommand {
             StandardError.write("stockroom-fcgi: bad settings: \(error)")
             throw ExitCode(1)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        let logOutput = StockroomLogging.bootstrap(level: settings.logLevel, summaryInterval: settings.logSummaryIntervalSeconds)
+        defer { logOutput.drain() }  // the counts still held back, after "stopped"
         var logger = Logger(label: "stockroom-fcgi")
         logger[metadataKey: "pid"] = "\(getpid())"
 
@@ -58,7 +55,7 @@ struct StockroomFCGI: ParsableCommand {
         }
         let systemd = SystemdNotifier(environment: inherited)
         let responders = ResponderService(
-            settings: settings, listener: listener, application: application, baseLogger: logger, metrics: metrics,
+            settings: settings, listener: listener, application: application, baseLogger: logger, logOutput: logOutput, metrics: metrics,
             systemd: systemd, inherited: inherited, socketFlag: socket, threadsFlag: threads)
         var services: [any DaemonService] = [responders]
         if let interval = systemd.watchdogPingInterval {

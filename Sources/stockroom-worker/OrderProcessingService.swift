@@ -12,14 +12,17 @@ final class OrderProcessingService: DaemonService, Sendable {
     private let startSettings: WorkerSettings
     private let inherited: [String: String]
     private let baseLogger: Logger
+    private let logOutput: LogOutput
     private let systemd: SystemdNotifier
     private let requests = LoopRequests()
     private let finished = DispatchSemaphore(value: 0)
 
-    init(settings: WorkerSettings, inherited: [String: String], baseLogger: Logger, systemd: SystemdNotifier) {
+    init(settings: WorkerSettings, inherited: [String: String], baseLogger: Logger, logOutput: LogOutput,
+         systemd: SystemdNotifier) {
         self.startSettings = settings
         self.inherited = inherited
         self.baseLogger = baseLogger
+        self.logOutput = logOutput
         self.systemd = systemd
     }
 
@@ -54,6 +57,7 @@ final class OrderProcessingService: DaemonService, Sendable {
         var lastPing = MonotonicClock.now()
         var lastPurge = -Double.infinity
         var databaseWasDown = false
+        var summary = ProcessedSummary(interval: settings.logSummaryIntervalSeconds, now: MonotonicClock.now())
         while !requests.stopRequested {
             // The loop itself is the heartbeat: a wedged loop stops pinging and systemd restarts it.
             if let interval = systemd.watchdogPingInterval, MonotonicClock.now() - lastPing >= interval {
@@ -72,6 +76,8 @@ final class OrderProcessingService: DaemonService, Sendable {
                     processor = OrderProcessor(database: database, settings: next.processor, logger: logger)
                     settings = next
                     databaseWasDown = false
+                    logOutput.summaryInterval = next.logSummaryIntervalSeconds
+                    summary.interval = next.logSummaryIntervalSeconds
                     logger.notice("reloaded", metadata: [
                         "signal": "\(signal)", "poll.interval": "\(settings.pollIntervalSeconds)",
                         "batch": "\(settings.batchSize)", "process.delay": "\(settings.processingDelaySeconds)",
@@ -93,6 +99,10 @@ final class OrderProcessingService: DaemonService, Sendable {
                     logger.notice("database reachable again")
                     databaseWasDown = false
                 }
+                if let (count, seconds) = summary.add(processed, now: MonotonicClock.now()) {
+                    // A count on the orders_status index; the line goes without it if that fails.
+                    logSummary(count: count, seconds: seconds, backlog: try? processor.pendingCount(), logger: logger)
+                }
                 if processed == 0 { requests.wait(seconds: settings.pollIntervalSeconds) }
             } catch let error as MariaDBError {
                 if !databaseWasDown {
@@ -105,7 +115,52 @@ final class OrderProcessingService: DaemonService, Sendable {
                 requests.wait(seconds: 1)
             }
         }
+        if let (count, seconds) = summary.finish(now: MonotonicClock.now()) {
+            logSummary(count: count, seconds: seconds, backlog: nil, logger: logger)  // no query on the way out
+        }
         database.close()
+    }
+
+    /// Besides one line per order: how many in the interval, and how many wait.
+    private func logSummary(count: Int, seconds: Double, backlog: Int?, logger: Logger) {
+        let interval = LogLineFormat.seconds(seconds)
+        var metadata: Logger.Metadata = ["orders.processed": "\(count)", "interval.s": "\(interval)"]
+        var message = "processed \(count) \(count == 1 ? "order" : "orders") in the last \(interval) s"
+        if let backlog {
+            metadata["orders.pending"] = "\(backlog)"
+            message += ", backlog \(backlog)"
+        }
+        logger.info("\(message)", metadata: metadata)
+    }
+}
+
+/// How many orders were processed since the last summary line, and whether one is due: one per
+/// interval while orders are processed, none while there are none (0: never).
+struct ProcessedSummary {
+    var interval: Double
+    private var count = 0
+    private var periodStart: Double
+
+    init(interval: Double, now: Double) {
+        self.interval = interval
+        periodStart = now
+    }
+
+    /// Adds a batch; returns the count and the seconds it covers when a line is due.
+    mutating func add(_ processed: Int, now: Double) -> (count: Int, seconds: Double)? {
+        count += processed
+        guard interval > 0, now - periodStart >= interval else { return nil }
+        defer {
+            count = 0
+            periodStart = now
+        }
+        return count > 0 ? (count, now - periodStart) : nil
+    }
+
+    /// At stop: what was processed since the last line, if anything.
+    mutating func finish(now: Double) -> (count: Int, seconds: Double)? {
+        guard interval > 0, count > 0 else { return nil }
+        return (count, now - periodStart)
     }
 }
 

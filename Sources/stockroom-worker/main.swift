@@ -28,16 +28,14 @@ struct StockroomWorker: ParsableCommand {
             StandardError.write("stockroom-worker: bad settings: \(error)")
             throw ExitCode(1)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        let logOutput = StockroomLogging.bootstrap(level: settings.logLevel, summaryInterval: settings.logSummaryIntervalSeconds)
+        defer { logOutput.drain() }  // the counts still held back, after "stopped"
         var logger = Logger(label: "stockroom-worker")
         logger[metadataKey: "pid"] = "\(getpid())"
         MariaDBConnection.initializeLibrary()
         let systemd = SystemdNotifier(environment: inherited)
-        let processing = OrderProcessingService(settings: settings, inherited: inherited, baseLogger: logger, systemd: systemd)
+        let processing = OrderProcessingService(settings: settings, inherited: inherited, baseLogger: logger, logOutput: logOutput,
+                                                systemd: systemd)
         try ServiceRunner(services: [processing], systemd: systemd, logger: logger).run()
     }
 }

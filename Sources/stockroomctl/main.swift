@@ -1,4 +1,5 @@
 import ArgumentParser
+import StockroomRuntime
 
 /// Operator commands: schema migrations and admin accounts.
 struct StockroomCtl: ParsableCommand {
@@ -8,4 +9,6 @@ struct StockroomCtl: ParsableCommand {
         subcommands: [MigrateCommand.self, CreateAdminCommand.self, CheckCommand.self, SettingsCommand.self])
 }
 
+// The daemons' log format; a short-lived command holds nothing back (it could exit before the count).
+StockroomLogging.bootstrap(level: .info, summaryInterval: 0)
 StockroomCtl.main()

@@ -173,8 +173,8 @@ def reload_responder(index: int, pid: int, sig: int, offset: int, seconds: float
     """Sends `sig` and waits for the responder's reload log lines; returns (reload ms, roll-over ms)."""
     log = stack_dir() / f"fcgi-{index}.log"
     os.kill(pid, sig)
-    done = wait_log(log, offset, r"rollover\.ms=(\d+).*reload complete", seconds)
-    reloaded = re.search(r"reload\.ms=(\d+).*reloaded: new requests get the new settings", read_log_from(log, offset))
+    done = wait_log(log, offset, r"reload complete.*rollover\.ms=(\d+)", seconds)
+    reloaded = re.search(r"reloaded: new requests get the new settings.*reload\.ms=(\d+)", read_log_from(log, offset))
     assert reloaded and done, (
         f"fcgi-{index} (pid {pid}) did not reload within {seconds} s of {signal.Signals(sig).name}: "
         f"alive: {pid_alive(pid)}, supervisor saw exit status {exit_status(log, offset, 'stockroom-fcgi')}; "
@@ -225,7 +225,7 @@ def test_reload_responders_under_load(admin_api, customer_tokens, make_products,
                 for index in (1, 2):
                     offset = log_size(stack_dir() / f"fcgi-{index}.log")
                     os.kill(pids[index], signal.SIGUSR1)
-                    assert wait_log(stack_dir() / f"fcgi-{index}.log", offset, r"signal=SIGUSR1.*nothing to reopen", 5), (
+                    assert wait_log(stack_dir() / f"fcgi-{index}.log", offset, r"nothing to reopen.*signal=SIGUSR1", 5), (
                         f"fcgi-{index} did not log SIGUSR1 (alive: {pid_alive(pids[index])})"
                     )
                     assert responder_pid(index) == pids[index]
@@ -272,9 +272,9 @@ def test_reload_worker_keeps_processing(admin_api, customer_tokens, make_product
             offset = log_size(log)
             os.kill(pid, sig)
             if sig == signal.SIGUSR1:
-                pattern = r"signal=SIGUSR1.*nothing to reopen"
+                pattern = r"nothing to reopen.*signal=SIGUSR1"
             else:
-                pattern = rf"poll\.interval={re.escape(interval)}.*signal={signal.Signals(sig).name}.*reloaded"
+                pattern = rf"msg=\"reloaded\".*poll\.interval={re.escape(interval)}.*signal={signal.Signals(sig).name}"
             assert wait_log(log, offset, pattern, 10), (
                 f"the worker (pid {pid}) did not log {pattern!r} within 10 s of {signal.Signals(sig).name}: "
                 f"alive: {pid_alive(pid)}, supervisor saw exit status {exit_status(log, offset, 'stockroom-worker')}"

@@ -47,6 +47,13 @@ public final class OrderProcessor {
         return claimed.count
     }
 
+    /// Orders waiting for a worker (the orders_status index answers it).
+    public func pendingCount() throws -> Int {
+        try database.read { connection in
+            Int(try connection.rows(Statements.CountPending()).first ?? 0)
+        }
+    }
+
     /// Deletes expired idempotency keys, login failures and throttle rows, and sessions, a bounded number at a time.
     public func purgeExpired() throws {
         let now = Timestamp.now()
@@ -69,6 +76,12 @@ extension OrderProcessor {
             static let sql = "SELECT id FROM orders WHERE status = 'pending' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED"
             var sql: String { Self.sql }
             var bindings: [MariaDBValue] { [.int(limit)] }
+            func decode(_ row: MariaDBRow) throws -> Int64 { try row.requiredInt(0, of: Self.self) }
+        }
+
+        struct CountPending: MariaDBQuery {
+            var sql: String { "SELECT COUNT(*) FROM orders WHERE status = 'pending'" }
+            var bindings: [MariaDBValue] { [] }
             func decode(_ row: MariaDBRow) throws -> Int64 { try row.requiredInt(0, of: Self.self) }
         }
 

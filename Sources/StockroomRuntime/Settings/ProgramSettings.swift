@@ -25,6 +25,7 @@ extension MariaDBConfiguration {
 /// stockroom-fcgi. The socket flag and the threads flag win over their variables.
 public struct ResponderSettings: Sendable {
     public var logLevel: Logger.Level
+    public var logSummaryIntervalSeconds: Double
     public var socketPath: String
     public var socketGroup: String?
     public var threadCount: Int
@@ -41,6 +42,7 @@ public struct ResponderSettings: Sendable {
     public init(environment: [String: String], socketFlag: String? = nil, threadsFlag: Int? = nil) throws {
         var reader = SettingsReader(environment: environment)
         logLevel = reader.logLevel(.logLevel)
+        logSummaryIntervalSeconds = reader.seconds(.logSummaryInterval, in: 0...3600)
         socketPath = socketFlag.flatMap { $0.isEmpty ? nil : $0 } ?? reader.text(.socket)
         socketGroup = reader.optionalText(.socketGroup)
         let threadRange = 1...1024
@@ -73,6 +75,7 @@ public struct ResponderSettings: Sendable {
 /// stockroom-worker; all of it can change on a reload.
 public struct WorkerSettings: Sendable {
     public var logLevel: Logger.Level
+    public var logSummaryIntervalSeconds: Double
     public var pollIntervalSeconds: Double
     public var processingDelaySeconds: Double
     public var batchSize: Int
@@ -81,6 +84,7 @@ public struct WorkerSettings: Sendable {
     public init(environment: [String: String]) throws {
         var reader = SettingsReader(environment: environment)
         logLevel = reader.logLevel(.logLevel)
+        logSummaryIntervalSeconds = reader.seconds(.logSummaryInterval, in: 0...3600)
         pollIntervalSeconds = reader.seconds(.workerPollInterval, in: 0.01...3600)
         processingDelaySeconds = reader.seconds(.processDelay, in: 0...3600)
         batchSize = reader.integer(.workerBatch, in: 1...1000)

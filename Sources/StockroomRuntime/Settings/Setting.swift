@@ -35,6 +35,9 @@ extension Setting {
     public static let logLevel = Setting(
         "LOG_LEVEL", default: "info", daemons,
         "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical` (any case). Logs go to stderr, that is to the journal.")
+    public static let logSummaryInterval = Setting(
+        "LOG_SUMMARY_INTERVAL", default: "10", daemons,
+        "Seconds (0 to 3600, decimals allowed). A warning or error repeated within it (same message, level and metadata but the request id) is written once, then counted: one line per interval gives the count, and a last one the total once a whole interval passes without it. The worker writes its processed-orders summary at this interval. `0`: every line is written and no summary.")
 
     public static let socket = Setting(
         "STOCKROOM_SOCKET", default: "/run/stockroom/fcgi.sock", [.responder],
@@ -109,7 +112,7 @@ extension Setting {
 
     /// Every setting, in the order the docs list them.
     public static let all: [Setting] = [
-        environmentFile, logLevel,
+        environmentFile, logLevel, logSummaryInterval,
         socket, socketGroup, threads, shutdownTimeout, idleTimeout, sessionLifetime, testHooks,
         taxRate, deliveryFee, freeDeliveryFrom,
         databaseSocket, databaseHosts, databaseHost, databasePort, databaseUser, databasePassword, databaseName,

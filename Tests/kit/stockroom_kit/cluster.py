@@ -204,9 +204,10 @@ class AppHost:
                     env[name] = value
         return env
 
-    def ctl(self, *args: str, db_hosts: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    def ctl(self, *args: str, db_hosts: str | None = None, db_name: str | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
         """stockroomctl ARGS with this host's environment; `db_hosts` (host:port[,...]) replaces its
-        STOCKROOM_DB_HOSTS. Run from the root namespace, which reaches every node through the
+        STOCKROOM_DB_HOSTS, `db_name` its STOCKROOM_DB_NAME. Run from the root namespace, which reaches every node through the
         bridge. (Not `devstack.sh ctl`: it sources the env file, whose STOCKROOM_DB_HOSTS would win
         over the one given here.)"""
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKROOM_DB_")}
@@ -215,6 +216,8 @@ class AppHost:
             for name in ("STOCKROOM_DB_SOCKET", "STOCKROOM_DB_HOST", "STOCKROOM_DB_PORT"):
                 env.pop(name, None)
             env["STOCKROOM_DB_HOSTS"] = db_hosts
+        if db_name:
+            env["STOCKROOM_DB_NAME"] = db_name
         ctl = Path(required_env("STOCKROOM_BIN_DIR")) / "stockroomctl"
         return subprocess.run([str(ctl), *args], env=env, text=True, capture_output=True, timeout=timeout,
                               cwd=str(Path(__file__).resolve().parents[3]))
