@@ -299,6 +299,13 @@ print_apt_line() {
 }
 
 python_test_deps_ok() { command -v python3 >/dev/null && python3 -c 'import pytest, requests' 2>/dev/null; }
+# openapi-core validates the live answers against docs/openapi.yaml (Tests/Integration/test_openapi_live.py);
+# 0.19 brought the OpenAPI/Config API the test uses. Debian 12 has no package of it new enough.
+OPENAPI_CORE_VERSION=0.23.1
+openapi_core_ok() {
+    python3 -c 'import sys, openapi_core; from openapi_core import OpenAPI, Config
+sys.exit(tuple(int(x) for x in openapi_core.__version__.split(".")[:2]) < (0, 19))' 2>/dev/null
+}
 
 cmd_deps() {
     local want_test=0
@@ -320,6 +327,7 @@ cmd_deps() {
     if (( want_test )); then
         ensure_test_packages
         ensure_python_test_deps
+        ensure_openapi_core
     fi
     if ! command -v swift >/dev/null; then
         log "warning: no 'swift' on PATH; install the Swift toolchain (https://www.swift.org/install/linux/) to build"
@@ -363,6 +371,20 @@ ensure_python_test_deps() {
         python3 -m pip install --quiet pytest requests
     fi
     python_test_deps_ok || die "python3 still cannot import pytest and requests"
+}
+
+ensure_openapi_core() {
+    if openapi_core_ok; then
+        log "python3 with openapi-core present"
+        return 0
+    fi
+    log "python3 -m pip install openapi-core==$OPENAPI_CORE_VERSION"
+    if ! python3 -m pip install --quiet "openapi-core==$OPENAPI_CORE_VERSION"; then
+        # A Debian system python refuses plain pip installs (PEP 668).
+        log "retrying with --user --break-system-packages"
+        python3 -m pip install --quiet --user --break-system-packages "openapi-core==$OPENAPI_CORE_VERSION"
+    fi
+    openapi_core_ok || die "python3 still cannot import openapi-core >= 0.19"
 }
 
 # ---------------------------------------------------------------------------- build

@@ -177,10 +177,17 @@ CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,respo
 # An explicit configuration (a schemathesis.toml found in a parent directory is not read).
 # auto-signup off: without a token schemathesis would otherwise register and log in by itself,
 # and the anonymous run must stay anonymous.
+# X-Request-Id fixed: schemathesis 4.32.5's stateful phase takes a header named like `...-Id` for
+# a resource id and puts the integer ids of products or orders into it, which requests refuses
+# ("Header part (5) from ('X-Request-Id', 5) must be of type str or bytes"): a scenario error, not
+# a finding. Ill-formed ids are covered by Tests/Integration/test_request_ids.py.
 CONFIG="$STACK_DIR/schemathesis.toml"
 cat >"$CONFIG" <<'TOML'
 [auth]
 auto-signup = false
+
+[parameters]
+"header.X-Request-Id" = "fuzz-run"
 TOML
 
 # fuzz NAME [schemathesis options...]

@@ -16,6 +16,8 @@ cd "$REPO"
 log() { printf 'integration-test: %s\n' "$*" >&2; }
 
 command -v python3 >/dev/null || { log "python3 not found (make test installs it)"; exit 1; }
+python3 -c 'import pytest, requests, openapi_core' 2>/dev/null ||
+    { log "python3 lacks pytest, requests or openapi-core: run scripts/devstack.sh deps --test"; exit 1; }
 
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"

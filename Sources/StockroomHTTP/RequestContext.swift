@@ -2,29 +2,33 @@ import Logging
 import MariaDB
 import StockroomCore
 
-/// Everything a handler needs for one request: the request, a logger carrying the request id, the
-/// thread's database session (for the Core stores), and the helpers for auth and bodies.
+/// Everything a handler needs for one request: the request, a logger carrying the request id (and
+/// the traceparent), the thread's database session (for the Core stores), and the helpers for auth
+/// and bodies.
 final class RequestContext {
     let request: Request
-    let requestID: String
+    let trace: RequestTrace
     let application: StockroomApplication
     private let baseLogger: Logger
     private let session: MariaDBSession
     private var usedDatabase = false
 
-    init(request: Request, requestID: String, baseLogger: Logger, application: StockroomApplication, database: MariaDBSession) {
+    init(request: Request, trace: RequestTrace, baseLogger: Logger, application: StockroomApplication, database: MariaDBSession) {
         self.request = request
-        self.requestID = requestID
+        self.trace = trace
         self.baseLogger = baseLogger
         self.application = application
         self.session = database
     }
 
-    /// The thread's logger with the request id; made on first use, since most requests log nothing
-    /// and setting metadata is not free.
+    /// The thread's logger with the request id and the traceparent; made on first use, since most
+    /// requests log nothing and setting metadata is not free.
     lazy var logger: Logger = {
         var logger = baseLogger
-        logger[metadataKey: "request.id"] = "\(requestID)"
+        logger[metadataKey: "request.id"] = "\(trace.requestID)"
+        if let traceparent = trace.traceparent {
+            logger[metadataKey: "traceparent"] = "\(traceparent)"
+        }
         return logger
     }()
 

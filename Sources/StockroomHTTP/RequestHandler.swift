@@ -31,11 +31,11 @@ public final class RequestHandler {
     public func handle(_ request: Request) -> Response {
         let started = MonotonicTime.nanoseconds()
         requestCounter &+= 1
-        let requestID = request.parameters["REQUEST_ID"].flatMap { $0.isEmpty ? nil : $0 } ?? "\(threadLabel)-\(requestCounter)"
+        let trace = RequestTrace(parameters: request.parameters, fallbackID: "\(threadLabel)-\(requestCounter)")
 
         var routeName = "unmatched"
         var response: Response
-        let context = RequestContext(request: request, requestID: requestID, baseLogger: logger,
+        let context = RequestContext(request: request, trace: trace, baseLogger: logger,
                                      application: application, database: database)
         do {
             switch application.router.match(method: request.method, path: request.path) {
@@ -52,7 +52,7 @@ public final class RequestHandler {
             response = ErrorMapping.response(for: error, context: context)
         }
         context.finish()
-        response.headers.append(("X-Request-Id", requestID))
+        response.headers.append(("X-Request-Id", trace.requestID))
         let elapsed = MonotonicTime.nanoseconds() - started
         metrics.record(route: routeName, method: Self.metricsMethod(request.method), status: response.status, nanoseconds: elapsed)
         if application.configuration.isSlow(nanoseconds: elapsed) {

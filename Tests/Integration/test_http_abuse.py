@@ -55,7 +55,7 @@ from stockroom_kit.fastcgi import (
     fcgi_read_record,
     fcgi_record,
 )
-from stockroom_kit.nginx import PrivateNginx, free_port
+from stockroom_kit.nginx import PrivateNginx, free_port, stockroom_server_lines
 from stockroom_kit.plugin import observe
 from stockroom_kit.stack import base_url, db_exec, stack_dir
 
@@ -323,6 +323,7 @@ def capture(tmp_path_factory):
     port = free_port()
     try:
         nginx = PrivateNginx(d, f"""
+    {stockroom_server_lines("http")}
     upstream stockroom_fcgi {{
         server unix:{responder.path};
         keepalive 2;
@@ -330,7 +331,7 @@ def capture(tmp_path_factory):
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
-        include {LOCATIONS_CONF};
+        {stockroom_server_lines("server")}
     }}""", [port], error_log_level="warn", default_type=None)
     except BaseException:
         responder.close()

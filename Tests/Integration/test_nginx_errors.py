@@ -59,7 +59,7 @@ from pathlib import Path
 
 import pytest
 
-from stockroom_kit.nginx import PrivateNginx, free_port
+from stockroom_kit.nginx import HTTP_CONF, OPENAPI_FILE, PrivateNginx, free_port, stockroom_server_lines
 from stockroom_kit.plugin import observe
 from stockroom_kit.stack import base_url
 
@@ -230,6 +230,9 @@ def assert_json_error(raw: Raw, status: int, code: str | set[str] | None = None,
     ctype = raw.header("content-type") or ""
     assert ctype.split(";")[0].strip().lower() == "application/json", f"Content-Type {ctype!r}: {label}"
     assert raw.header_count("content-type") == 1, label
+    # Issue 12: nginx's own answers carry the request id, like the backend's.
+    assert raw.header_count("x-request-id") == 1 and re.fullmatch(r"[A-Za-z0-9._-]{1,64}", raw.header("x-request-id")), (
+        f"X-Request-Id: {label}")
     length = raw.header("content-length")
     assert length is not None and length.isdigit(), f"no Content-Length: {label}"
     if head:
@@ -301,6 +304,8 @@ def test_every_status_nginx_produces_has_a_json_page():
         assert block is not None, f"error_page {status} {uri}: no `location = {uri}`"
         assert re.search(r"^\s*internal\s*;", block, re.M), f"{uri} is not internal"
         assert re.search(r"^\s*default_type\s+application/json\s*;", block, re.M), f"{uri}: not application/json"
+        assert re.search(r"^\s*add_header\s+X-Request-Id\s+\$stockroom_request_id\s+always\s*;", block, re.M), (
+            f"{uri}: no X-Request-Id")
         m = re.search(r"^\s*return\s+(\d+)\s+'((?:[^'\\]|\\.)*)'\s*;", block, re.M)
         assert m, f"{uri}: no `return <status> '<json>'`"
         assert int(m.group(1)) == WIRE_STATUS.get(status, status), f"{uri} answers {m.group(1)}, not {status}"
@@ -515,14 +520,16 @@ def test_body_without_length_is_not_411():
 
 
 def render_site(listen: str, upstream_server: str, log_dir: Path) -> str:
-    """nginx/stockroom.site.conf rendered as scripts/install.sh renders it, with the snippet
-    included from the repository and the logs in log_dir."""
+    """nginx/stockroom.site.conf rendered as scripts/install.sh renders it, with the snippets and
+    the spec from the repository and the logs in log_dir."""
     text = SITE_CONF.read_text()
     text = text.replace("@UPSTREAM_SERVERS@", upstream_server)
     text = text.replace("@LISTEN@", listen).replace("@SERVER_NAME@", "_")
-    snippet = "/etc/nginx/snippets/stockroom-locations.conf"
-    assert snippet in text, f"{SITE_CONF.name} no longer includes {snippet}: update this test"
-    text = text.replace(snippet, str(LOCATIONS_CONF))
+    for installed, repo_file in (("/etc/nginx/snippets/stockroom-locations.conf", LOCATIONS_CONF),
+                                 ("/etc/nginx/snippets/stockroom-http.conf", HTTP_CONF),
+                                 ("/usr/share/stockroom/openapi.yaml", OPENAPI_FILE)):
+        assert installed in text, f"{SITE_CONF.name} no longer names {installed}: update this test"
+        text = text.replace(installed, str(repo_file))
     text = re.sub(r"(access_log|error_log)\s+/var/log/nginx/", lambda m: f"{m.group(1)} {log_dir}/", text)
     assert not re.search(r"@[A-Z_]+@", text), text
     return text
@@ -619,6 +626,26 @@ def test_production_site_errors_are_json(site, request_text, status, code):
         head, state = exchange(as_head(request), address=address, head=True)
         assert_json_error(head, status, head=True, what="site HEAD: " + request_text[:80])
         assert head.header("content-length") == str(len(raw.body)) and state in ("closed", "open"), head
+
+
+def test_production_site_serves_the_spec_and_logs_request_ids(site):
+    """Issue 12, production: the spec at /api/v1/openapi.yaml; the access log in the `stockroom`
+    format names the request id, the responder tried and its time."""
+    address = ("127.0.0.1", site["ports"]["site"])
+    raw, _ = exchange(f"GET /api/v1/openapi.yaml HTTP/1.1\r\n{HOST}X-Request-Id: site-spec-1\r\n"
+                      f"Connection: close\r\n\r\n".encode(), address=address)
+    assert raw.status == 200 and (raw.header("content-type") or "").startswith("application/yaml"), raw
+    assert raw.body == OPENAPI_FILE.read_bytes() and raw.header("x-request-id") == "site-spec-1", raw
+    raw, _ = exchange(f"GET /health HTTP/1.1\r\n{HOST}X-Request-Id: site-health-1\r\nConnection: close\r\n\r\n"
+                      .encode(), address=address)
+    assert_json_error(raw, 502, "bad_gateway", what="site, no responder")
+    assert raw.header("x-request-id") == "site-health-1", raw
+    log = site["dir"] / "stockroom.access.log"
+    deadline = time.monotonic() + 5
+    while not re.search(r' ua="unix:[^"]*nobody-listens\.sock" id=site-health-1$', log.read_text(), re.M):
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.05)
+    assert re.search(r'"GET /api/v1/openapi\.yaml HTTP/1\.1" 200 .* id=site-spec-1$', log.read_text(), re.M)
 
 
 def test_nginx_failure_is_500_json(site):
@@ -718,13 +745,14 @@ def test_responder_timeout_is_504_json(tmp_path, blackhole):
     # fastcgi_connect_timeout is 2 s in the snippet; the SYN to the full queue is never answered.
     port = free_port()
     block = f"""
+    {stockroom_server_lines("http")}
     upstream stockroom_fcgi {{
         server 127.0.0.1:{blackhole} max_fails=0;
     }}
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
-        include {LOCATIONS_CONF};
+        {stockroom_server_lines("server")}
     }}
 """
     nginx = PrivateNginx(tmp_path, block, [port])

@@ -253,7 +253,7 @@ def reload_front() -> None:
 
 
 _FRONT_LINE = re.compile(r'\[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d{3}) .* ua="(?P<ua>[^"]*)" '
-                         r'us="(?P<us>[^"]*)" id=(?P<id>\S*) front=(?P<front>\S+)')
+                         r'us="(?P<us>[^"]*)" id=(?P<id>\S+)')
 
 
 def front_log_size() -> int:

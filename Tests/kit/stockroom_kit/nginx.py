@@ -14,6 +14,21 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[3]
+HTTP_CONF = REPO / "nginx" / "stockroom-http.conf"
+LOCATIONS_CONF = REPO / "nginx" / "stockroom-locations.conf"
+OPENAPI_FILE = REPO / "docs" / "openapi.yaml"
+
+
+def stockroom_server_lines(level: str) -> str:
+    """What a private nginx needs to run Stockroom's locations, as the dev and production configs
+    do: at "http" level the shared request-id maps and log format (stockroom-http.conf), at
+    "server" level the spec file to serve and the locations themselves."""
+    if level == "http":
+        return f"include {HTTP_CONF};"
+    assert level == "server", level
+    return f"set $stockroom_openapi_file {OPENAPI_FILE};\n        include {LOCATIONS_CONF};"
+
 
 def free_port() -> int:
     """A TCP port of 127.0.0.1 free at the time of the call."""
