@@ -144,8 +144,8 @@ check_db_ports() {
     (( ${#busy[@]} == 0 )) || die "ports in use by someone else: ${busy[*]} (set BENCH_CLUSTER_BASE_PORT, BENCH_GCOMM_BASE_PORT, BENCH_IST_BASE_PORT, BENCH_SST_BASE_PORT, BENCH_SINGLE_PORT)"
 }
 
-alive() { [[ "$1" =~ ^[0-9]+$ && -r "/proc/$1/stat" ]] && ! grep -qE '^[0-9]+ \(.*\) [ZX]' "/proc/$1/stat" 2>/dev/null; }
-read_pid() { local pid=""; [[ -r "$1" ]] && read -r pid 2>/dev/null <"$1"; printf '%s' "${pid:-}"; }
+# shellcheck source=lib/processes.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/processes.sh"
 
 # ---------------------------------------------------------------------------- the databases
 

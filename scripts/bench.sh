@@ -110,7 +110,8 @@ free_port() {
     die "no free TCP port found"
 }
 
-alive() { [[ "$1" =~ ^[0-9]+$ && -r "/proc/$1/stat" ]] && ! grep -qE '^[0-9]+ \(.*\) [ZX]' "/proc/$1/stat" 2>/dev/null; }
+# shellcheck source=lib/processes.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/processes.sh"
 
 CEILING_DIR=""
 declare -a CHILD_PIDS=()

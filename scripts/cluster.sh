@@ -135,18 +135,8 @@ hosts_list() {
 
 # ---------------------------------------------------------------------------- processes
 
-# alive PID: the process exists and is not a zombie (a container's PID 1 may never reap orphans).
-alive() {
-    local pid="$1" state
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/stat" ]] || return 1
-    state="$(sed -E 's/^.*\) ([A-Za-z]).*$/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
-    [[ -n "$state" && "$state" != Z && "$state" != X ]]
-}
-
-proc_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
-proc_cmdline() { tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" || true; }
-read_pid() { local pid=""; [[ -r "$1" ]] && read -r pid 2>/dev/null <"$1"; printf '%s' "${pid:-}"; }
+# shellcheck source=lib/processes.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/processes.sh"
 
 # node_pid I: the pid of node I's mariadbd when its pid file names a live mariadbd started with
 # this node's config (guards against pid reuse).
@@ -168,14 +158,6 @@ stray_pids() {
         [[ "$(proc_cmdline "$pid")" == *"$needle"* ]] && alive "$pid" && printf '%s\n' "$pid"
     done
     return 0
-}
-
-wait_gone() {
-    local pid="$1" deadline=$((SECONDS + $2))
-    while alive "$pid"; do
-        (( SECONDS < deadline )) || return 1
-        sleep 0.1
-    done
 }
 
 die_with_log() {
