@@ -159,6 +159,16 @@ struct MariaDBConnectionTests {
         #expect(try admin.query("SELECT label FROM items WHERE id = 2").first?.string(0) == "a")
     }
 
+    /// A server without Galera (wsrep off): the connect-time cluster check lets it serve, leaves
+    /// wsrep_sync_wait as the server has it, and keeps no statement of its own in the cache.
+    @Test func aPlainServerIsNoClusterNode() throws {
+        let connection = try WrapperDatabase.connect()
+        #expect(!connection.isClusterNode)
+        #expect(connection.cachedStatementCount == 0)
+        let syncWait = try #require(try connection.query("SELECT @@SESSION.wsrep_sync_wait, @@GLOBAL.wsrep_sync_wait").first)
+        #expect(syncWait.int(0) == syncWait.int(1))
+    }
+
     /// A statement as a value: its SQL, bindings and row decoding run through one call.
     @Test func typedStatementsRunAndDecode() throws {
         struct Label: MariaDBQuery {
