@@ -93,6 +93,9 @@ done
 declare -A TOOL_PACKAGE=([wrk]=wrk [sysbench]=sysbench [cgi-fcgi]=libfcgi-bin [curl]=curl [mariadb]=mariadb-client
                          [nginx]=nginx [mariadbd]=mariadb-server [mariabackup]=mariadb-backup [ss]=iproute2)
 
+# shellcheck source=lib/packages.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/packages.sh"
+
 ensure_tools() {
     local tool
     local -a missing=()
@@ -100,20 +103,7 @@ ensure_tools() {
         command -v "$tool" >/dev/null || missing+=("${TOOL_PACKAGE[$tool]}")
     done
     [[ -e /usr/lib/galera/libgalera_smm.so ]] || missing+=(galera-4)
-    (( ${#missing[@]} )) || return 0
-    if (( EUID == 0 )) && command -v apt-get >/dev/null; then
-        log "installing ${missing[*]}"
-        if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then apt-get update; fi
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; then
-            apt-get update
-            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-        fi
-    else
-        log "missing tools; install them as root with:"
-        printf '  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends %s\n' \
-            "${missing[*]}" >&2
-        exit 1
-    fi
+    install_missing_packages "${missing[@]}"
 }
 
 port_in_use() { [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]; }

@@ -67,26 +67,16 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 declare -A TOOL_PACKAGE=([wrk]=wrk [sysbench]=sysbench [gnuplot]=gnuplot-nox [cgi-fcgi]=libfcgi-bin
                          [curl]=curl [mariadb]=mariadb-client [nginx]=nginx)
 
+# shellcheck source=lib/packages.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/packages.sh"
+
 ensure_tools() {
     local tool
     local -a missing=()
     for tool in wrk sysbench gnuplot cgi-fcgi curl mariadb nginx; do
         command -v "$tool" >/dev/null || missing+=("${TOOL_PACKAGE[$tool]}")
     done
-    (( ${#missing[@]} )) || return 0
-    if (( EUID == 0 )) && command -v apt-get >/dev/null; then
-        log "installing ${missing[*]}"
-        if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then apt-get update; fi
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; then
-            apt-get update
-            DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-        fi
-    else
-        log "missing tools; install them as root with:"
-        printf '  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends %s\n' \
-            "${missing[*]}" >&2
-        exit 1
-    fi
+    install_missing_packages "${missing[@]}"
 }
 
 # ---------------------------------------------------------------------------- ports, cleanup

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Process helpers shared by the scripts that start and stop their own daemons (devstack.sh,
 # cluster.sh, bench.sh, bench-cluster.sh): sourced, never run. stop_pid logs through the sourcing
 # script's `log`.
