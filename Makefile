@@ -37,7 +37,7 @@ help:
 	@echo "make deps | build | migrate | clean"
 
 deps:
-	$(DEVSTACK) deps
+	bash scripts/deps.sh
 
 build: deps
 	$(DEVSTACK) build
@@ -66,7 +66,7 @@ check-config:
 	$(DEVSTACK) check-config
 
 test:
-	$(DEVSTACK) deps --test
+	bash scripts/deps.sh --test
 	swift build -c release
 	swift build --build-tests
 	swift test --skip-build
@@ -79,7 +79,7 @@ test:
 	bash scripts/fuzz-test.sh
 
 chaos:
-	$(DEVSTACK) deps --test
+	bash scripts/deps.sh --test
 	swift build -c release
 	bash scripts/chaos-test.sh
 
@@ -119,7 +119,7 @@ bench-cluster: build
 
 # Schemathesis against docs/openapi.yaml through nginx (also part of `make test`).
 fuzz:
-	$(DEVSTACK) deps --test
+	bash scripts/deps.sh --test
 	swift build -c release
 	bash scripts/fuzz-test.sh
 

@@ -22,7 +22,7 @@ cd "$REPO"
 log() { printf 'chaos-test: %s\n' "$*" >&2; }
 
 command -v python3 >/dev/null || { log "python3 not found (make test installs it)"; exit 1; }
-command -v mariadb >/dev/null || { log "the mariadb client is not installed (scripts/devstack.sh deps)"; exit 1; }
+command -v mariadb >/dev/null || { log "the mariadb client is not installed (scripts/deps.sh)"; exit 1; }
 
 STOCKROOM_PROCESSES=2
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
@@ -64,7 +64,7 @@ cleanup() {
         log "summary of the fault cases ($STACK_DIR/chaos-summary.txt):"
         cat "$STACK_DIR/chaos-summary.txt" >&2
     fi
-    test_stack_teardown
+    test_stack_teardown || { (( rc )) || rc=1; }
     exit "$rc"
 }
 test_stack_traps cleanup

@@ -46,10 +46,10 @@ for b in stockroom-fcgi stockroom-worker stockroomctl; do
     [[ -x "$BIN_DIR/$b" ]] || die "$BIN_DIR/$b not found; build first: swift build -c release"
 done
 for c in ip nginx mariadbd mariabackup curl flock timeout python3; do
-    command -v "$c" >/dev/null || die "$c not found (scripts/devstack.sh deps; Galera: apt-get install galera-4 mariadb-backup)"
+    command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh; Galera: apt-get install galera-4 mariadb-backup)"
 done
 [[ -e /usr/lib/galera/libgalera_smm.so ]] || die "the Galera provider is not installed (apt-get install galera-4)"
-python3 -c 'import pytest, requests' 2>/dev/null || die "python3 cannot import pytest and requests (scripts/devstack.sh deps --test)"
+python3 -c 'import pytest, requests' 2>/dev/null || die "python3 cannot import pytest and requests (scripts/deps.sh --test)"
 [[ -r scripts/cluster.sh ]] || die "scripts/cluster.sh not found (branch cluster-infra)"
 grep -q STOCKROOM_DB_HOSTS scripts/devstack.sh || die "scripts/devstack.sh has no external-database mode (STOCKROOM_DB_HOSTS; branch cluster-infra)"
 

@@ -279,7 +279,7 @@ init_datadir() {
     local i="$1" data
     data="$(node_data "$i")"
     [[ -d "$data/mysql" ]] && return 0
-    command -v mariadb-install-db >/dev/null || die "mariadb-install-db not found; run: scripts/devstack.sh deps"
+    command -v mariadb-install-db >/dev/null || die "mariadb-install-db not found; run: scripts/deps.sh"
     log "node $i: initialising $data"
     rm -rf "$data" "$data.new"
     local -a as_root=()
@@ -295,9 +295,9 @@ init_datadir() {
 launch() {
     local i="$1"
     shift
-    command -v mariadbd >/dev/null || die "mariadbd not found; run: scripts/devstack.sh deps"
-    [[ -e "$PROVIDER" ]] || die "$PROVIDER not found; run: scripts/devstack.sh deps (galera-4)"
-    command -v mariabackup >/dev/null || die "mariabackup not found (the SST method); run: scripts/devstack.sh deps (mariadb-backup)"
+    command -v mariadbd >/dev/null || die "mariadbd not found; run: scripts/deps.sh"
+    [[ -e "$PROVIDER" ]] || die "$PROVIDER not found; run: scripts/deps.sh (galera-4)"
+    command -v mariabackup >/dev/null || die "mariabackup not found (the SST method); run: scripts/deps.sh (mariadb-backup)"
     mkdir -p "$(node_dir "$i")"
     init_datadir "$i"
     write_cnf "$i"

@@ -86,7 +86,7 @@ started=$SECONDS
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    test_stack_down
+    test_stack_down || { (( rc )) || rc=1; }
     if [[ "${KEEP_STACK:-0}" == 1 ]] || (( rc != 0 )); then
         log "logs, data and reports kept in $STACK_DIR"
     else

@@ -17,7 +17,7 @@ log() { printf 'integration-test: %s\n' "$*" >&2; }
 
 command -v python3 >/dev/null || { log "python3 not found (make test installs it)"; exit 1; }
 python3 -c 'import pytest, requests, openapi_core' 2>/dev/null ||
-    { log "python3 lacks pytest, requests or openapi-core: run scripts/devstack.sh deps --test"; exit 1; }
+    { log "python3 lacks pytest, requests or openapi-core: run scripts/deps.sh --test"; exit 1; }
 
 STOCKROOM_PROCESSES="${STOCKROOM_PROCESSES:-2}"
 STOCKROOM_THREADS="${STOCKROOM_THREADS:-32}"
@@ -32,7 +32,7 @@ test_stack_write_helpers
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    test_stack_teardown
+    test_stack_teardown || { (( rc )) || rc=1; }
     exit "$rc"
 }
 test_stack_traps cleanup

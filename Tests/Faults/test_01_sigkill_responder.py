@@ -1,7 +1,7 @@
 """Fault 1: SIGKILL one stockroom-fcgi process mid-load.
 
 Only the requests in flight on it fail, with nginx's JSON 502 at most (an order is never sent to a
-second responder once one has received it); nobody sees a 500; the supervisor restarts it (a new pid
+second responder once one has received it); nobody sees a 500; supervisord restarts it (a new pid
 in fcgi-1.pid) and /health is 200 again within 10 s, on nginx and on the restarted process's own
 socket. Then the checks that follow every case.
 """

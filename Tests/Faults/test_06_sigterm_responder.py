@@ -3,8 +3,8 @@
 Two orders are made to be in flight on fcgi-1 when the signal lands: sent straight to its socket
 with the test hook's lock delay (2 s), each on its own product. Then SIGTERM:
 - the in-flight requests complete: both delayed orders answer 201 after the signal, and the
-  process exits 0 after them (the supervisor logs `stockroom-fcgi exited (status 0)`);
-- the supervisor restarts it.
+  process exits 0 after them (supervisord logs `exited: responder-1 (exit status 0; ...)`);
+- supervisord restarts it.
 What the code guarantees to nginx's other requests: on SIGTERM the responder shuts its listening
 socket down and unlinks it, wakes the threads idle on kept-alive connections, and finishes every
 request a thread has already accepted. A request nginx had written into the listen backlog or onto
@@ -16,7 +16,6 @@ the same Idempotency-Key creates the order, it does not replay one). No 500/503/
 """
 
 import os
-import re
 import signal
 import time
 
@@ -31,11 +30,11 @@ from stockroom_kit.chaos import (
     verify_books,
 )
 from stockroom_kit.stack import (
+    exit_status,
     log_size,
     max_order_id,
-    read_log_from,
     responder_pid,
-    stack_dir,
+    supervisord_log,
     wait_for,
     wait_new_responder,
 )
@@ -47,8 +46,7 @@ def test_sigterm_responder_under_load(admin_api, customer_tokens, new_customer_t
     holder_token = new_customer_token()
     baseline = max_order_id()
     pid = responder_pid(1)
-    log = stack_dir() / "fcgi-1.log"
-    offset = log_size(log)
+    offset = log_size(supervisord_log())
 
     load = OrderLoad(customer_tokens, list(initial)).start()
     holders = [DelayedOrder(1, holder_token, qid, delay_ms=2000) for qid in q]
@@ -65,8 +63,8 @@ def test_sigterm_responder_under_load(admin_api, customer_tokens, new_customer_t
             h.join(15)
 
         def exited():
-            m = re.search(r"stockroom-fcgi exited \(status (\d+)\)", read_log_from(log, offset))
-            return m and (m, time.monotonic())
+            status = exit_status("responder-1", offset)
+            return status and (status, time.monotonic())
 
         exit_line = wait_for(exited, 15, 0.02)
         new = wait_new_responder(1, pid, 10)
@@ -85,8 +83,8 @@ def test_sigterm_responder_under_load(admin_api, customer_tokens, new_customer_t
         )
         assert h.ended_at > t_term
     assert exit_line, "fcgi-1 did not exit within 15 s of SIGTERM"
-    m, t_exit = exit_line
-    assert m.group(1) == "0", f"stockroom-fcgi exited with status {m.group(1)}"
+    status, t_exit = exit_line
+    assert status == "0", f"stockroom-fcgi exited with {status}"
     assert t_exit >= max(h.ended_at for h in holders) - 0.05, "the process exited before its in-flight requests answered"
     case_report.add("in flight", f"2 orders holding row locks answered 201 "
                                  f"{max(h.ended_at for h in holders) - t_term:.2f} s after SIGTERM; "

@@ -3,7 +3,7 @@
 systemd starts a service with every signal at its default action, so before this fix SIGHUP,
 SIGUSR1, SIGUSR2 and SIGQUIT killed stockroom-fcgi and stockroom-worker (HUP: exit 129, which
 systemd's Restart=on-failure does not restart; the socket file stayed and nginx answered 502).
-The dev stack's supervisor starts them the same way (env --default-signal), so this suite sees what
+The dev stack's supervisord starts them the same way (env --default-signal), so this suite sees what
 production would. Now:
 - SIGHUP and SIGUSR2 reload: the process re-reads $STOCKROOM_ENV_FILE (the stack's responder.env /
   worker.env) and goes on with the new settings, same PID, same socket (same inode: never unlinked
@@ -11,7 +11,7 @@ production would. Now:
   the kept-alive nginx connections stay open, so nginx never sees a connection close under a
   request. Clients see no 5xx at all, and the books balance.
 - SIGUSR1 is logged (logs go to stderr, nothing to reopen) and changes nothing.
-- SIGQUIT stops gracefully like SIGTERM (exit 0, the supervisor restarts the process); SIGPIPE is
+- SIGQUIT stops gracefully like SIGTERM (exit 0, supervisord restarts the process); SIGPIPE is
   ignored.
 """
 
@@ -53,6 +53,7 @@ from stockroom_kit.stack import (
     CONNECT_TIMEOUT,
     REQUEST_TIMEOUT,
     base_url,
+    exit_status,
     log_size,
     max_order_id,
     pid_alive,
@@ -63,6 +64,7 @@ from stockroom_kit.stack import (
     responder_socket,
     stack_dir,
     stockroom_connections,
+    supervisord_log,
     wait_for,
     wait_new_responder,
 )
@@ -106,11 +108,6 @@ def worker_pid() -> int:
 
 def wait_log(path: Path, offset: int, pattern: str, seconds: float) -> re.Match | None:
     return wait_for(lambda: re.search(pattern, read_log_from(path, offset)), seconds, 0.02)
-
-
-def exit_status(path: Path, offset: int, program: str) -> str | None:
-    m = re.search(rf"{program} exited \(status (\d+)\)", read_log_from(path, offset))
-    return m.group(1) if m else None
 
 
 def session_lifetime(index: int, username: str) -> float:
@@ -172,12 +169,13 @@ class GetLoad:
 def reload_responder(index: int, pid: int, sig: int, offset: int, seconds: float = 15) -> tuple[int, int]:
     """Sends `sig` and waits for the responder's reload log lines; returns (reload ms, roll-over ms)."""
     log = stack_dir() / f"fcgi-{index}.log"
+    exits = log_size(supervisord_log())
     os.kill(pid, sig)
     done = wait_log(log, offset, r"reload complete.*rollover\.ms=(\d+)", seconds)
     reloaded = re.search(r"reloaded: new requests get the new settings.*reload\.ms=(\d+)", read_log_from(log, offset))
     assert reloaded and done, (
         f"fcgi-{index} (pid {pid}) did not reload within {seconds} s of {signal.Signals(sig).name}: "
-        f"alive: {pid_alive(pid)}, supervisor saw exit status {exit_status(log, offset, 'stockroom-fcgi')}; "
+        f"alive: {pid_alive(pid)}, supervisord saw it exit with {exit_status(f'responder-{index}', exits)}; "
         f"log since the signal:\n{read_log_from(log, offset)[-2000:]}"
     )
     return int(reloaded.group(1)), int(done.group(1))
@@ -270,6 +268,7 @@ def test_reload_worker_keeps_processing(admin_api, customer_tokens, make_product
             interval = f"0.{n + 1}5"
             env.set("STOCKROOM_WORKER_POLL_INTERVAL", interval)
             offset = log_size(log)
+            exits = log_size(supervisord_log())
             os.kill(pid, sig)
             if sig == signal.SIGUSR1:
                 pattern = r"nothing to reopen.*signal=SIGUSR1"
@@ -277,7 +276,7 @@ def test_reload_worker_keeps_processing(admin_api, customer_tokens, make_product
                 pattern = rf"msg=\"reloaded\".*poll\.interval={re.escape(interval)}.*signal={signal.Signals(sig).name}"
             assert wait_log(log, offset, pattern, 10), (
                 f"the worker (pid {pid}) did not log {pattern!r} within 10 s of {signal.Signals(sig).name}: "
-                f"alive: {pid_alive(pid)}, supervisor saw exit status {exit_status(log, offset, 'stockroom-worker')}"
+                f"alive: {pid_alive(pid)}, supervisord saw it exit with {exit_status('worker-1', exits)}"
             )
             assert worker_pid() == pid, "the worker was replaced"
             # It goes on processing: an order placed now is processed.
@@ -307,14 +306,13 @@ def test_sigquit_stops_gracefully_and_sigpipe_is_ignored(admin_api, customer_tok
     # SIGQUIT to a responder under load: the same graceful stop as SIGTERM (test_06), exit 0.
     initial = make_products(*LOAD_STOCKS)
     baseline = max_order_id()
-    log = stack_dir() / "fcgi-1.log"
-    offset = log_size(log)
+    offset = log_size(supervisord_log())
     load = OrderLoad(customer_tokens, list(initial)).start()
     try:
         time.sleep(2)
         t_quit = time.monotonic()
         os.kill(fcgi, signal.SIGQUIT)
-        status = wait_for(lambda: exit_status(log, offset, "stockroom-fcgi"), 15, 0.02)
+        status = wait_for(lambda: exit_status("responder-1", offset), 15, 0.02)
         t_exit = time.monotonic()
         new = wait_new_responder(1, fcgi, 10)
         healthy = wait_for(lambda: fcgi_health(1, timeout=2) == 200, 10, 0.05)
@@ -332,11 +330,10 @@ def test_sigquit_stops_gracefully_and_sigpipe_is_ignored(admin_api, customer_tok
     count, executed = executed_despite(load, books["_order_of_key"], 502)
     assert not executed, f"POSTs answered 502 that were executed anyway: {executed}"
 
-    # SIGQUIT to the worker: it finishes its batch, exits 0, and the supervisor starts a new one.
-    wlog = stack_dir() / "worker-1.log"
-    woffset = log_size(wlog)
+    # SIGQUIT to the worker: it finishes its batch, exits 0, and supervisord starts a new one.
+    woffset = log_size(supervisord_log())
     os.kill(worker, signal.SIGQUIT)
-    wstatus = wait_for(lambda: exit_status(wlog, woffset, "stockroom-worker"), 15, 0.02)
+    wstatus = wait_for(lambda: exit_status("worker-1", woffset), 15, 0.02)
     assert wstatus == "0", f"stockroom-worker exit status after SIGQUIT: {wstatus}"
     replaced = wait_for(lambda: (p := read_pid(stack_dir() / "worker-1.pid")) and p != worker and proc_comm(p) == WORKER and p, 10)
     assert replaced, "the worker was not restarted"

@@ -48,7 +48,17 @@ from stockroom_kit.fastcgi import (
     fcgi_stream,
 )
 from stockroom_kit.plugin import observe
-from stockroom_kit.stack import base_url, pid_alive, proc_comm, read_pid, stack_dir, stack_env
+from stockroom_kit.stack import (
+    base_url,
+    exit_status,
+    log_size,
+    pid_alive,
+    proc_comm,
+    read_pid,
+    stack_dir,
+    stack_env,
+    supervisord_log,
+)
 
 PROCESS_NAME = "stockroom-fcgi"
 RESTART_WITHIN = 10.0  # seconds
@@ -164,6 +174,7 @@ class Guard:
         self.responder = responder
         self.pid = responder.wait_ready()
         self.log_offset = responder.log_size()
+        self.exits_offset = log_size(supervisord_log())
         self.traffic = BackgroundTraffic().__enter__()
         self.sent_at = time.monotonic()
 
@@ -175,7 +186,7 @@ class Guard:
         deadline = self.sent_at + RESTART_WITHIN
         # A crash may take a moment to show (the runtime writes a backtrace before the process exits).
         time.sleep(max(0.0, self.sent_at + 0.5 - time.monotonic()))
-        # The same process or a new one (pid file rewritten by the supervisor) answers on the socket.
+        # The same process or a new one (pid file rewritten by its start under supervisord) answers on the socket.
         try:
             ready_pid = r.wait_ready(max(1.0, deadline - time.monotonic()))
         except pytest.fail.Exception:
@@ -201,9 +212,9 @@ class Guard:
         assert set(codes) <= allowed, f"{case}: background requests through nginx saw {dict(codes)}"
         if died:
             log = r.log_since(self.log_offset)
-            status = re.findall(r"stockroom-fcgi exited \(status (\d+)\)", log)
+            status = exit_status(f"responder-{r.index}", self.exits_offset)
             cause = re.findall(r"^(stockroom-fcgi: .*(?:Assertion|Fatal|fault).*)$", log, re.M)
-            outcome = (f"DIED (exit status {','.join(status) or '?'}{'; ' + cause[0] if cause else ''}), "
+            outcome = (f"DIED (exit status {status or '?'}{'; ' + cause[0] if cause else ''}), "
                        f"pid {self.pid} -> {ready_pid}, serving again after {recovery:.1f} s")
         else:
             outcome = f"survived (pid {self.pid})"

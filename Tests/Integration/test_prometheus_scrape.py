@@ -52,7 +52,7 @@ def _query(port: int, expression: str) -> list[dict]:
 def test_the_documented_scrape_config_sees_every_process_and_no_reset(api, tmp_path):
     prometheus = shutil.which("prometheus")
     if not prometheus:
-        pytest.fail("prometheus not found: `scripts/devstack.sh deps --test` installs Debian's prometheus package")
+        pytest.fail("prometheus not found: `scripts/deps.sh --test` installs Debian's prometheus package")
     config = documented_scrape_config()
     responders = responder_targets()
     workers = [url.split("/")[2] for url in worker_targets().values()]

@@ -18,7 +18,17 @@ from stockroom_kit.client import (
     place_order,
     wait_order_status,
 )
-from stockroom_kit.stack import pid_alive, proc_comm, read_pid, stack_dir
+from stockroom_kit.stack import (
+    exit_status,
+    log_size,
+    pid_alive,
+    proc_comm,
+    read_log_from,
+    read_pid,
+    stack_dir,
+    supervisord_log,
+    wait_for,
+)
 
 PROCESS_NAME = "stockroom-worker"
 # The kernel keeps 15 characters of a process name (TASK_COMM_LEN 16 with the NUL), so
@@ -120,19 +130,13 @@ def test_worker_stops_cleanly_on_sigterm_and_is_restarted():
     assert pid is not None and pid_alive(pid)
     log = d / "worker-1.log"
     before = log.stat().st_size
+    exits = log_size(supervisord_log())
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    text = ""
-    while time.monotonic() < deadline:
-        with open(log, "rb") as f:
-            f.seek(before)
-            text = f.read().decode("utf-8", "replace")
-        if re.search(r"stockroom-worker exit(ed)? (\(status|status) 0", text) or "exit status 0" in text:
-            break
-        time.sleep(0.1)
+    status = wait_for(lambda: exit_status("worker-1", exits), 15, 0.1)
+    text = read_log_from(log, before)
     assert "stopped" in text, f"no clean stop logged after SIGTERM:\n{text[-2000:]}"
-    assert re.search(r"status 0\b", text), f"worker did not exit 0:\n{text[-2000:]}"
-    # The supervisor brings a new worker up (the stack is meant to keep one running).
+    assert status == "0", f"worker did not exit 0 but with {status}:\n{text[-2000:]}"
+    # supervisord brings a new worker up (the stack is meant to keep one running).
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         new = read_pid(d / "worker-1.pid")

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Installing missing Debian packages, shared by bench.sh and bench-cluster.sh: sourced, never run.
+# Installing missing Debian packages, shared by deps.sh, bench.sh and bench-cluster.sh: sourced, never run.
 # Logs through the sourcing script's `log`.
 
 # install_missing_packages PKG...: nothing when none is given; as root with apt-get, installs them

@@ -13,6 +13,9 @@
 #   test_stack_run COMMAND...      runs the tests with STOCKROOM_URL, STOCKROOM_STACK_DIR, ... and the
 #                                  test kit (Tests/kit) on PYTHONPATH
 
+# shellcheck source=processes.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/processes.sh"
+
 # test_stack_init NAME
 # Picks a free port (PORT) and the stack folder STACK_DIR="$REPO/.run/NAME-$PORT", defaults BIN_DIR to
 # the release build, exports PORT STACK_DIR BIN_DIR and the STOCKROOM_PROCESSES, STOCKROOM_THREADS and
@@ -26,7 +29,9 @@ test_stack_init() {
     BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
     # Each worker serves its metrics on a free loopback port of its own choosing (its log names it).
     WORKER_METRICS_PORT=0
-    export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS WORKER_METRICS_PORT
+    # MariaDB stays down when killed: the fault tests take it away and bring it back with `stack up`.
+    MARIADB_AUTORESTART=0
+    export PORT STACK_DIR BIN_DIR STOCKROOM_PROCESSES STOCKROOM_THREADS STOCKROOM_WORKERS WORKER_METRICS_PORT MARIADB_AUTORESTART
 
     rm -rf "$STACK_DIR"
     mkdir -p "$STACK_DIR"
@@ -48,8 +53,8 @@ _test_stack_write_helper() {
     shift 2
     {
         printf '#!/usr/bin/env bash\n'
-        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q WORKER_METRICS_PORT=%q\n' \
-            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS" "$WORKER_METRICS_PORT"
+        printf 'export STACK_DIR=%q PORT=%q BIN_DIR=%q STOCKROOM_PROCESSES=%q STOCKROOM_THREADS=%q STOCKROOM_WORKERS=%q WORKER_METRICS_PORT=%q MARIADB_AUTORESTART=%q\n' \
+            "$STACK_DIR" "$PORT" "$BIN_DIR" "$STOCKROOM_PROCESSES" "$STOCKROOM_THREADS" "$STOCKROOM_WORKERS" "$WORKER_METRICS_PORT" "$MARIADB_AUTORESTART"
         (( $# == 0 )) || printf '%s\n' "$@"
         [[ -n "${LOG_LEVEL:-}" ]] && printf 'export LOG_LEVEL=%q\n' "$LOG_LEVEL"
         printf 'exec bash %q %s "$@"\n' "$DEVSTACK" "$command"
@@ -100,19 +105,29 @@ test_stack_run() {
 }
 
 # test_stack_down
-# Stops the stack (logging it); a failure is logged, not returned.
+# Stops the stack (logging it); returns 1 when `down` failed or left a process of the stack running
+# (one that a pid file of the stack names: supervisord, MariaDB, nginx, responders, workers).
 test_stack_down() {
+    local f pid left=""
     log "tearing down the stack in $STACK_DIR"
-    bash "$DEVSTACK" down || log "devstack down failed"
+    bash "$DEVSTACK" down || { log "devstack down failed"; return 1; }
+    for f in "$STACK_DIR"/*.pid; do
+        pid="$(read_pid "$f")"
+        if alive "$pid"; then left+=" ${f##*/}:$pid($(proc_comm "$pid"))"; fi
+    done
+    [[ -z "$left" ]] || { log "devstack down left processes running:$left"; return 1; }
 }
 
 # test_stack_teardown
-# test_stack_down, then removes STACK_DIR unless KEEP_STACK=1.
+# test_stack_down, then removes STACK_DIR unless KEEP_STACK=1 or the stack did not stop cleanly;
+# returns 1 (and the caller's cleanup should fail the run) when it did not.
 test_stack_teardown() {
-    test_stack_down
-    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
-        log "KEEP_STACK=1: logs and data kept in $STACK_DIR"
+    local rc=0
+    test_stack_down || rc=1
+    if [[ "${KEEP_STACK:-0}" == 1 || $rc != 0 ]]; then
+        log "logs and data kept in $STACK_DIR"
     else
         rm -rf "$STACK_DIR"
     fi
+    return "$rc"
 }

@@ -172,12 +172,12 @@ class AppHost:
         return topology().pids(self.ns)
 
     def kill(self) -> list[int]:
-        """SIGKILL of every process of the host: the supervisors first (so none restarts its child),
+        """SIGKILL of every process of the host: its supervisord first (so that it restarts nothing),
         then everything in its namespace (nginx master and workers, responders, worker), until none
         is left. Returns what was killed."""
         killed: list[int] = []
-        supervisors = [read_pid(f) for f in sorted(self.dir.glob("*supervisor-*.pid"))]
-        for pid in [p for p in supervisors if p]:
+        supervisord = read_pid(self.dir / "supervisord.pid")
+        for pid in [supervisord] if supervisord else []:
             if pid in self.pids():
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)

@@ -162,7 +162,7 @@ def scrape(url: str, timeout: float = 10) -> Exposition:
 def promtool() -> str:
     path = shutil.which("promtool")
     if not path:
-        pytest.fail("promtool not found: `scripts/devstack.sh deps --test` installs Debian's prometheus package")
+        pytest.fail("promtool not found: `scripts/deps.sh --test` installs Debian's prometheus package")
     return path
 
 

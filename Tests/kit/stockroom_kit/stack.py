@@ -4,7 +4,7 @@ The harness (scripts/lib/test-stack.sh, through scripts/integration-test.sh or s
 starts a private stack and sets:
 
     STOCKROOM_URL        base URL of nginx, e.g. http://127.0.0.1:18081
-    STOCKROOM_STACK_DIR  the stack dir (mariadb.pid, fcgi-N.pid, fcgi-N.sock, supervisor-N.pid, env)
+    STOCKROOM_STACK_DIR  the stack dir (supervisord.conf, mariadb.pid, fcgi-N.pid, fcgi-N.sock, worker-N.pid, env)
     STOCKROOM_CTL        executable running `stockroomctl` against the stack's database
     STOCKROOM_STACK      executable running the dev stack script for this stack (`up`)
 """
@@ -222,6 +222,20 @@ def read_log_from(path: Path, offset: int) -> str:
             return f.read().decode("utf-8", "replace")
     except FileNotFoundError:
         return ""
+
+
+def supervisord_log() -> Path:
+    """The stack's supervisord log: it records every start and exit of the stack's programs."""
+    return stack_dir() / "supervisord.log"
+
+
+def exit_status(program: str, offset: int) -> str | None:
+    """How `program` (supervisord's name: responder-1, worker-1, nginx, mariadb) first exited after
+    `offset` of supervisord.log: its exit status ("0", "1", ...) or the signal ("SIGKILL"); None
+    if supervisord has logged no exit of it since."""
+    m = re.search(rf"exited: {re.escape(program)} \((?:exit status (\d+)|terminated by (SIG\w+))",
+                  read_log_from(supervisord_log(), offset))
+    return (m.group(1) or m.group(2)) if m else None
 
 
 # ---------------------------------------------------------------------------- nginx
