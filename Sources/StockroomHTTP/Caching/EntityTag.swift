@@ -1,0 +1,71 @@
+/// An HTTP entity tag (RFC 9110 §8.8.3): the opaque text between the quotes, and whether it is weak.
+struct EntityTag: Equatable, Sendable {
+    var opaque: String
+    var isWeak: Bool
+
+    init(opaque: String, isWeak: Bool = false) {
+        self.opaque = opaque
+        self.isWeak = isWeak
+    }
+
+    /// The strong tag of a body: its 64-bit digest as 16 hex digits. Strong, because equal tags mean
+    /// byte-identical bodies (up to the digest's collisions), which is what a strong validator promises.
+    init(digestOf body: [UInt8]) {
+        let digest = body.withUnsafeBytes { BodyDigest.digest($0) }
+        var text = [UInt8](repeating: 0, count: 16)
+        for index in 0..<16 {
+            let nibble = UInt8(truncatingIfNeeded: digest >> UInt64(60 - 4 * index)) & 0x0F
+            text[index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+        }
+        self.init(opaque: String(decoding: text, as: UTF8.self))
+    }
+
+    /// The field value: `"…"` or `W/"…"`.
+    var headerValue: String { (isWeak ? "W/\"" : "\"") + opaque + "\"" }
+
+    /// Weak comparison (RFC 9110 §8.8.3.2): the opaque tags are equal, weak or not. If-None-Match
+    /// uses it, so a tag that a proxy weakened (nginx's gzip turns `"x"` into `W/"x"`) still matches.
+    func weaklyMatches(_ other: EntityTag) -> Bool { opaque == other.opaque }
+}
+
+/// A fast 64-bit digest of a body for validators, not for security: xxHash64's short-input steps
+/// (8 bytes a multiply-rotate round, then the tail, then the avalanche) over the whole body.
+enum BodyDigest {
+    private static let prime1: UInt64 = 0x9E37_79B1_85EB_CA87
+    private static let prime2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    private static let prime3: UInt64 = 0x1656_67B1_9E37_79F9
+    private static let prime4: UInt64 = 0x85EB_CA77_C2B2_AE63
+    private static let prime5: UInt64 = 0x27D4_EB2F_1656_67C5
+
+    static func digest(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash = prime5 &+ UInt64(bytes.count)
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            hash ^= rotated(word &* prime2, 31) &* prime1
+            hash = rotated(hash, 27) &* prime1 &+ prime4
+            offset += 8
+        }
+        if offset + 4 <= bytes.count {
+            let word = UInt64(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            hash ^= word &* prime1
+            hash = rotated(hash, 23) &* prime2 &+ prime3
+            offset += 4
+        }
+        while offset < bytes.count {
+            hash ^= UInt64(bytes[offset]) &* prime5
+            hash = rotated(hash, 11) &* prime1
+            offset += 1
+        }
+        hash ^= hash >> 33
+        hash &*= prime2
+        hash ^= hash >> 29
+        hash &*= prime3
+        hash ^= hash >> 32
+        return hash
+    }
+
+    @inline(__always) private static func rotated(_ value: UInt64, _ bits: UInt64) -> UInt64 {
+        (value << bits) | (value >> (64 - bits))
+    }
+}
