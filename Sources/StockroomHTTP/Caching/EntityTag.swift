@@ -1,31 +1,48 @@
-/// An HTTP entity tag (RFC 9110 §8.8.3): the opaque text between the quotes, and whether it is weak.
+/// An HTTP entity tag (RFC 9110 §8.8.3), kept as its field value (`"…"` or `W/"…"`), so the tag of
+/// a response is one string made once, and comparisons read slices of it without copying.
 struct EntityTag: Equatable, Sendable {
-    var opaque: String
-    var isWeak: Bool
+    let headerValue: String
 
     init(opaque: String, isWeak: Bool = false) {
-        self.opaque = opaque
-        self.isWeak = isWeak
+        headerValue = (isWeak ? "W/\"" : "\"") + opaque + "\""
+    }
+
+    /// A field value already checked by the caller (IfNoneMatch's parser).
+    init(checkedHeaderValue: String) {
+        headerValue = checkedHeaderValue
     }
 
     /// The strong tag of a body: its 64-bit digest as 16 hex digits. Strong, because equal tags mean
     /// byte-identical bodies (up to the digest's collisions), which is what a strong validator promises.
     init(digestOf body: [UInt8]) {
         let digest = body.withUnsafeBytes { BodyDigest.digest($0) }
-        var text = [UInt8](repeating: 0, count: 16)
-        for index in 0..<16 {
-            let nibble = UInt8(truncatingIfNeeded: digest >> UInt64(60 - 4 * index)) & 0x0F
-            text[index] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+        headerValue = String(unsafeUninitializedCapacity: 18) { text in
+            text[0] = UInt8(ascii: "\"")
+            for index in 0..<16 {
+                let nibble = UInt8(truncatingIfNeeded: digest >> UInt64(60 - 4 * index)) & 0x0F
+                text[index + 1] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+            }
+            text[17] = UInt8(ascii: "\"")
+            return 18
         }
-        self.init(opaque: String(decoding: text, as: UTF8.self))
     }
 
-    /// The field value: `"…"` or `W/"…"`.
-    var headerValue: String { (isWeak ? "W/\"" : "\"") + opaque + "\"" }
+    var isWeak: Bool { headerValue.utf8.first == UInt8(ascii: "W") }
+
+    /// The text between the quotes.
+    var opaque: Substring.UTF8View { headerValue.utf8.dropFirst(isWeak ? 3 : 1).dropLast() }
 
     /// Weak comparison (RFC 9110 §8.8.3.2): the opaque tags are equal, weak or not. If-None-Match
     /// uses it, so a tag that a proxy weakened (nginx's gzip turns `"x"` into `W/"x"`) still matches.
-    func weaklyMatches(_ other: EntityTag) -> Bool { opaque == other.opaque }
+    func weaklyMatches(_ other: EntityTag) -> Bool {
+        var mine = headerValue, theirs = other.headerValue
+        return mine.withUTF8 { left in
+            theirs.withUTF8 { right in
+                // Contiguous bytes: comparing index views of String.UTF8View costs ten times more.
+                left[(isWeak ? 3 : 1)..<(left.count - 1)].elementsEqual(right[(other.isWeak ? 3 : 1)..<(right.count - 1)])
+            }
+        }
+    }
 }
 
 /// A fast 64-bit digest of a body for validators, not for security: xxHash64's short-input steps

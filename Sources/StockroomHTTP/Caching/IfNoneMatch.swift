@@ -15,7 +15,12 @@ enum IfNoneMatch: Equatable, Sendable {
     /// Parses a field value; nil when it is malformed (the caller then treats it as no match, so a
     /// bad header costs the client a full 200, never an error). Empty list elements are allowed.
     init?(_ value: String) {
-        let bytes = Array(value.utf8)
+        var value = value
+        guard let parsed = value.withUTF8(Self.parse) else { return nil }
+        self = parsed
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> IfNoneMatch? {
         var index = 0
         func skipSpaces() { while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 } }
         skipSpaces()
@@ -23,8 +28,7 @@ enum IfNoneMatch: Equatable, Sendable {
             index += 1
             skipSpaces()
             guard index == bytes.count else { return nil }
-            self = .any
-            return
+            return .any
         }
         var tags: [EntityTag] = []
         while true {
@@ -33,22 +37,20 @@ enum IfNoneMatch: Equatable, Sendable {
                 index += 1
             }
             if index == bytes.count { break }
-            var isWeak = false
+            let start = index
             if bytes[index] == UInt8(ascii: "W"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "/") {
-                isWeak = true
                 index += 2
             }
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
             index += 1
-            let start = index
             // etagc: %x21 / %x23-7E / obs-text
             while index < bytes.count, bytes[index] == 0x21 || (bytes[index] >= 0x23 && bytes[index] != 0x7F) { index += 1 }
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
-            tags.append(EntityTag(opaque: String(decoding: bytes[start..<index], as: UTF8.self), isWeak: isWeak))
             index += 1
+            tags.append(EntityTag(checkedHeaderValue: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)))
             skipSpaces()
             guard index == bytes.count || bytes[index] == UInt8(ascii: ",") else { return nil }
         }
-        self = .tags(tags)
+        return .tags(tags)
     }
 }
