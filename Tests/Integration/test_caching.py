@@ -20,7 +20,7 @@ from stockroom_kit.client import Api, assert_status, new_customer, order_body, p
 REPO = Path(__file__).resolve().parents[2]
 HANDLERS = REPO / "Sources" / "StockroomHTTP" / "Handlers"
 PRODUCTS = "/api/v1/products"
-STRONG_TAG = re.compile(r'^"[0-9a-f]{16}"$')
+STRONG_TAG = re.compile(r'^"[0-9a-f]{13}"$')
 
 
 def product_path(pid: int) -> str:

@@ -53,14 +53,32 @@ import Testing
 }
 
 @Suite struct EntityTagTests {
-    @Test func aBodyTagIsStrongAndSixteenHexDigits() {
+    @Test func aBodyTagIsStrongAndThirteenHexDigits() {
         let tag = EntityTag(digestOf: Array("{\"id\":1}".utf8))
         #expect(!tag.isWeak)
-        #expect(tag.opaque.count == 16)
+        #expect(tag.opaque.count == 13)
         #expect(tag.opaque.allSatisfy { Array("0123456789abcdef".utf8).contains($0) })
-        #expect(tag.headerValue.utf8.count == 18 && tag.headerValue.hasPrefix("\"") && tag.headerValue.hasSuffix("\""))
+        #expect(tag.headerValue.utf8.count == 15 && tag.headerValue.hasPrefix("\"") && tag.headerValue.hasSuffix("\""))
         #expect(EntityTag(opaque: "x").headerValue == "\"x\"")
         #expect(EntityTag(opaque: "x", isWeak: true).headerValue == "W/\"x\"")
+    }
+
+    /// Reference values from libxxhash 0.8.1 (XXH64, seed 0), every path: short, one stripe, several.
+    @Test(arguments: [
+        ("", 0xEF46_DB37_51D8_E999 as UInt64), ("a", 0xD24E_C4F1_A98C_6E5B), ("abc", 0x44BC_2CF5_AD77_0999),
+        ("0123456789abcdefghijklmnopqrstu", 0x80AD_FC1D_4202_0F39), ("0123456789abcdefghijklmnopqrstuv", 0xBF7C_9DBE_16B5_C6E2),
+        ("{\"id\":1,\"name\":\"Lamp\",\"price\":19.99,\"stock\":3,\"created_at\":\"2026-01-09T14:06:33Z\",\"updated_at\":\"2026-01-09T14:06:33Z\"}",
+         0x7620_DDF7_772D_B825),
+    ])
+    func theDigestIsXXHash64(_ text: String, _ expected: UInt64) {
+        #expect(Array(text.utf8).withUnsafeBytes { BodyDigest.digest($0) } == expected)
+    }
+
+    @Test func theDigestOfLongBodies() {
+        let bytes = (0..<768).map { UInt8($0 % 256) }
+        #expect(bytes.withUnsafeBytes { BodyDigest.digest($0) } == 0x8E03_C838_C596_036F)
+        // The tag is the digest's first 13 hex digits.
+        #expect(EntityTag(digestOf: bytes).headerValue == "\"8e03c838c5960\"")
     }
 
     @Test func theSameBytesGiveTheSameTag() {

@@ -4,7 +4,8 @@
 struct Router: Sendable {
     typealias Handler = @Sendable (RequestContext, [Int64]) throws -> Response
 
-    struct Route: Sendable {
+    /// A class: matching hands out a reference, not a copy of the strings, segments and closure.
+    final class Route: Sendable {
         let method: String
         let segments: [Segment]
         /// The pattern, e.g. `/api/v1/products/{id}`: the metrics label.
@@ -12,6 +13,14 @@ struct Router: Sendable {
         /// Cache-Control and validators for its answers; nothing is stored unless the route says so.
         let cachePolicy: CachePolicy
         let handler: Handler
+
+        init(method: String, segments: [Segment], name: String, cachePolicy: CachePolicy, handler: @escaping Handler) {
+            self.method = method
+            self.segments = segments
+            self.name = name
+            self.cachePolicy = cachePolicy
+            self.handler = handler
+        }
     }
 
     enum Segment: Equatable, Sendable {
