@@ -17,13 +17,13 @@ extension Response {
     /// answer into a bodyless 304 when the request's If-None-Match matches that tag. Conditions are
     /// evaluated only on a 200 (RFC 9110 §13.2.1: never on an error), and never on other methods.
     mutating func applyCachePolicy(_ policy: CachePolicy, to request: Request) {
+        // Room for ETag and X-Request-Id (appended next by RequestHandler) too: one growth, not two.
+        headers.reserveCapacity(headers.count + 3)
         guard policy == .revalidate, status == 200, request.method == "GET" || request.method == "HEAD" else {
             headers.append(("Cache-Control", CachePolicy.noStoreValue))
             return
         }
         let tag = EntityTag(digestOf: body)
-        // Room for X-Request-Id too, appended next: one growth of the array instead of two.
-        headers.reserveCapacity(headers.count + 3)
         headers.append(("Cache-Control", CachePolicy.revalidateValue))
         headers.append(("ETag", tag.headerValue))
         guard let condition = request.parameters["HTTP_IF_NONE_MATCH"], IfNoneMatch(condition)?.matches(tag) == true else {
