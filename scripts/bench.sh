@@ -12,6 +12,8 @@
 #      GET /health/live                          nginx `return 200` with a product-sized JSON body
 #      GET /api/v1/products/{random id}          sysbench point select (the responder's SELECT)
 #      GET /api/v1/products?limit=20             GET product of this run
+#      GET /api/v1/products/{random id} with If-None-Match: its current ETag (all 304s)
+#                                                GET product of this run (no target: the ratio)
 #      POST /api/v1/orders, 1000 products        sysbench order transaction, spread (32 threads)
 #      POST /api/v1/orders, one product          sysbench order transaction, one hot row
 #    plus the mean order lock hold/wait from the responders' /metrics; then the checkout case,
@@ -479,6 +481,39 @@ CEIL[product]="${CEIL[point-select]}"
 run_wrk list "$BENCH/product-list.lua" "$URL" '/api/v1/products?limit=20'
 CEIL[list]="${RPS[product]}"
 
+# ---- Conditional GET product (issue 13), self-contained: its row follows the list's in the table.
+# wrk sends each product's current ETag (read with curl just before: nothing has written products
+# since the seeding), so the answers are 304s; the ceiling is GET product of this run, no target.
+# The responders' request counters by status, around the case, check that every answer was a 304.
+product_statuses() { # "304s others" of GET /api/v1/products/{id}, summed over the responders
+    local i
+    while read -r i; do metrics "$i"; done < <(responders) | awk '
+        index($1, "stockroom_http_requests_total{") == 1 && index($1, "route=\"/api/v1/products/{id}\"") {
+            if (index($1, "status=\"304\"")) n += $2; else o += $2 }
+        END { printf "%d %d\n", n, o }'
+}
+export PRODUCT_TAGS_FILE="$RESULTS/product-tags-$$.tmp"
+curl -sS --max-time 300 -o /dev/null -w '%{url_effective} %header{etag}\n' \
+    "$URL/api/v1/products/[$PRODUCT_FIRST-$PRODUCT_LAST]" | sed -E 's#^.*/([0-9]+) #\1 #' >"$PRODUCT_TAGS_FILE"
+(( $(grep -cE '^[0-9]+ "[0-9a-f]{13}"$' "$PRODUCT_TAGS_FILE") == PRODUCT_LAST - PRODUCT_FIRST + 1 )) \
+    || die "reading the products' ETags: $(head -n3 "$PRODUCT_TAGS_FILE")"
+read -r before_304 before_other < <(product_statuses)
+run_wrk product-304 "$BENCH/product-get-conditional.lua" "$URL" /api/v1/products/1
+read -r after_304 after_other < <(product_statuses)
+rm -f "$PRODUCT_TAGS_FILE"
+CEIL[product-304]="${RPS[product]}"
+CONDITIONAL_304=$(( after_304 - before_304 )) CONDITIONAL_OTHER=$(( after_other - before_other ))
+row_conditional() {
+    local n=product-304 result=FAIL
+    (( CONDITIONAL_OTHER == 0 && CONDITIONAL_304 > 0 && ${NON2XX[$n]} + ${SOCKERR[$n]} == 0 )) && result=PASS
+    printf '| %s | %s | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n' "GET /api/v1/products/{id}, If-None-Match: current tag" \
+        "$(fmt0 "${RPS[$n]}")" "${P50[$n]}" "${P99[$n]}" "${NON2XX[$n]}$( (( ${SOCKERR[$n]} )) && printf ' (+%s socket errors)' "${SOCKERR[$n]}")" \
+        "GET product" "$(fmt0 "${CEIL[$n]}")" "$(ratio "${RPS[$n]}" "${CEIL[$n]}")" \
+        "none (issue 13); every answer 304: $CONDITIONAL_304 × 304, $CONDITIONAL_OTHER other" "$result"
+    printf '%s\t%s\t%s\t%s\t%s\n' "GET product, 304" "${RPS[$n]}" "GET product" "${CEIL[$n]}" "$(ratio "${RPS[$n]}" "${CEIL[$n]}")" >>"$DAT"
+}
+# ---- end of the conditional GET case
+
 # Orders: the lock metrics around the measured run only (the warm-up is excluded).
 for mode in spread hot; do
     log "wrk order-$mode: ${WARMUP} s warm-up"
@@ -574,6 +609,7 @@ TABLE="$(
     row health "GET /health/live" "GET /health/live" "nginx return 200" 0.35
     row product "GET /api/v1/products/{id}" "GET product" "sysbench point select" 0.35 30
     row list "GET /api/v1/products?limit=20" "GET list of 20" "GET product" 0.50
+    row_conditional
     row order-spread "POST /api/v1/orders, 1000 products" "POST order, 1000 products" "sysbench order spread" 0.90
     row order-hot "POST /api/v1/orders, one product" "POST order, one product" "sysbench order hot" 1.00
 )"

@@ -76,7 +76,7 @@ public struct FastCGIResponse: Sendable {
 
     /// `Status: 200 OK\r\n`, made once per status code.
     private static let statusLines: [Int: [UInt8]] = Dictionary(uniqueKeysWithValues:
-        [200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503].map { ($0, line(for: $0)) })
+        [200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503].map { ($0, line(for: $0)) })
 
     private static func line(for status: Int) -> [UInt8] { Array("Status: \(status) \(reason(for: status))\r\n".utf8) }
 
@@ -87,6 +87,7 @@ public struct FastCGIResponse: Sendable {
         case 200: return "OK"
         case 201: return "Created"
         case 204: return "No Content"
+        case 304: return "Not Modified"
         case 400: return "Bad Request"
         case 401: return "Unauthorized"
         case 403: return "Forbidden"

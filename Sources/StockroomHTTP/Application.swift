@@ -60,7 +60,7 @@ public final class StockroomApplication: Sendable {
     /// Every request parameter (CGI name) the application reads; the transport copies only these.
     public static let requestParameterNames: Set<String> = [
         "REQUEST_METHOD", "REQUEST_URI", "DOCUMENT_URI", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH",
-        "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "REQUEST_ID", "TRACEPARENT", "HTTP_X_STOCKROOM_TEST_LOCK_DELAY_MS",
+        "HTTP_AUTHORIZATION", "HTTP_IDEMPOTENCY_KEY", "HTTP_IF_NONE_MATCH", "REQUEST_ID", "TRACEPARENT", "HTTP_X_STOCKROOM_TEST_LOCK_DELAY_MS",
     ]
 
     /// The handler for one responder thread; it owns that thread's database session.

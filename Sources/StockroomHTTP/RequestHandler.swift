@@ -34,6 +34,7 @@ public final class RequestHandler {
         let trace = RequestTrace(parameters: request.parameters, fallbackID: "\(threadLabel)-\(requestCounter)")
 
         var routeName = "unmatched"
+        var cachePolicy = CachePolicy.noStore
         var response: Response
         let context = RequestContext(request: request, trace: trace, baseLogger: logger,
                                      application: application, database: database)
@@ -41,6 +42,7 @@ public final class RequestHandler {
             switch application.router.match(method: request.method, path: request.path) {
             case .found(let route, let ids):
                 routeName = route.name
+                cachePolicy = route.cachePolicy
                 response = try route.handler(context, ids)
             case .methodNotAllowed(let allowed, let name):
                 routeName = name
@@ -52,6 +54,7 @@ public final class RequestHandler {
             response = ErrorMapping.response(for: error, context: context)
         }
         context.finish()
+        response.applyCachePolicy(cachePolicy, to: request)
         response.headers.append(("X-Request-Id", trace.requestID))
         let elapsed = MonotonicTime.nanoseconds() - started
         metrics.record(route: routeName, method: Self.metricsMethod(request.method), status: response.status, nanoseconds: elapsed)

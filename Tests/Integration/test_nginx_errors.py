@@ -306,6 +306,8 @@ def test_every_status_nginx_produces_has_a_json_page():
         assert re.search(r"^\s*default_type\s+application/json\s*;", block, re.M), f"{uri}: not application/json"
         assert re.search(r"^\s*add_header\s+X-Request-Id\s+\$stockroom_request_id\s+always\s*;", block, re.M), (
             f"{uri}: no X-Request-Id")
+        assert re.search(r'^\s*add_header\s+Cache-Control\s+"no-store"\s+always\s*;', block, re.M), (
+            f"{uri}: no Cache-Control: no-store (every error is no-store, docs/api.md)")
         m = re.search(r"^\s*return\s+(\d+)\s+'((?:[^'\\]|\\.)*)'\s*;", block, re.M)
         assert m, f"{uri}: no `return <status> '<json>'`"
         assert int(m.group(1)) == WIRE_STATUS.get(status, status), f"{uri} answers {m.group(1)}, not {status}"

@@ -2,8 +2,9 @@
 
 Each operation is exercised at least once with a success and once with an error, and every answer
 is validated with openapi-core against the spec: status documented, media type, body schema and
-the documented headers (X-Request-Id on every answer, Location, Idempotent-Replayed, Retry-After,
-WWW-Authenticate). Money is checked as the spec describes it: `format: decimal`, at most two
+the documented headers (X-Request-Id and Cache-Control on every answer, ETag on the catalog reads,
+Location, Idempotent-Replayed, Retry-After, WWW-Authenticate). The catalog reads are also validated
+with their 304 (If-None-Match with the current tag: no body, ETag and Cache-Control kept). Money is checked as the spec describes it: `format: decimal`, at most two
 decimals (round(x, 2) == x: the check a client can make without the binary floating point trap
 of `multipleOf: 0.01`). The three operations that have no client error (health, liveness,
 pricing) get their error from a private nginx with the same configuration and no responder
@@ -199,7 +200,10 @@ def ex_me(c: Context) -> None:
 
 def ex_list_products(c: Context) -> None:
     c.product()
-    c.check("listProducts", c.api.get("/api/v1/products", params={"limit": 100}), 200)
+    page = c.api.get("/api/v1/products", params={"limit": 100})
+    c.check("listProducts", page, 200)
+    c.check("listProducts", c.api.get("/api/v1/products", params={"limit": 100},
+                                      headers={"If-None-Match": page.headers["ETag"]}), 304)
     c.check("listProducts", c.api.get("/api/v1/products", params={"limit": 0}), 422)
 
 
@@ -217,7 +221,10 @@ def ex_create_product(c: Context) -> None:
 
 def ex_get_product(c: Context) -> None:
     p = c.product()
-    c.check("getProduct", c.api.get(f"/api/v1/products/{p['id']}"), 200)
+    r = c.api.get(f"/api/v1/products/{p['id']}")
+    c.check("getProduct", r, 200)
+    c.check("getProduct", c.api.get(f"/api/v1/products/{p['id']}", headers={"If-None-Match": r.headers["ETag"]}), 304)
+    c.check("getProduct", c.api.get(f"/api/v1/products/{p['id']}", headers={"If-None-Match": "*"}), 304)
     c.check("getProduct", c.api.get(f"/api/v1/products/{MISSING_ID}"), 404)
 
 
@@ -274,7 +281,9 @@ def ex_cancel_order(c: Context) -> None:
 
 
 def ex_pricing(c: Context) -> None:
-    c.check("getPricing", c.api.get("/api/v1/store/pricing"), 200)
+    r = c.api.get("/api/v1/store/pricing")
+    c.check("getPricing", r, 200)
+    c.check("getPricing", c.api.get("/api/v1/store/pricing", headers={"If-None-Match": r.headers["ETag"]}), 304)
     c.check("getPricing", c.broken.get("/api/v1/store/pricing"), 502)
 
 

@@ -3,9 +3,9 @@ import StockroomCore
 /// Products: public reads, admin-only writes (ProductStore holds the transactions and the ledger).
 enum ProductHandlers {
     static func register(in router: inout Router) {
-        router.add("GET", "/api/v1/products", list)
+        router.add("GET", "/api/v1/products", cache: .revalidate, list)
         router.add("POST", "/api/v1/products", create)
-        router.add("GET", "/api/v1/products/{id}", show)
+        router.add("GET", "/api/v1/products/{id}", cache: .revalidate, show)
         router.add("PUT", "/api/v1/products/{id}", replace)
         router.add("DELETE", "/api/v1/products/{id}", delete)
         router.add("POST", "/api/v1/products/{id}/restock", restock)

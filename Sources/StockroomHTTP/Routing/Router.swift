@@ -4,12 +4,23 @@
 struct Router: Sendable {
     typealias Handler = @Sendable (RequestContext, [Int64]) throws -> Response
 
-    struct Route: Sendable {
+    /// A class: matching hands out a reference, not a copy of the strings, segments and closure.
+    final class Route: Sendable {
         let method: String
         let segments: [Segment]
         /// The pattern, e.g. `/api/v1/products/{id}`: the metrics label.
         let name: String
+        /// Cache-Control and validators for its answers; nothing is stored unless the route says so.
+        let cachePolicy: CachePolicy
         let handler: Handler
+
+        init(method: String, segments: [Segment], name: String, cachePolicy: CachePolicy, handler: @escaping Handler) {
+            self.method = method
+            self.segments = segments
+            self.name = name
+            self.cachePolicy = cachePolicy
+            self.handler = handler
+        }
     }
 
     enum Segment: Equatable, Sendable {
@@ -25,9 +36,11 @@ struct Router: Sendable {
 
     private(set) var routes: [Route] = []
 
-    mutating func add(_ method: String, _ pattern: String, _ handler: @escaping Handler) {
+    mutating func add(_ method: String, _ pattern: String, cache cachePolicy: CachePolicy = .noStore,
+                      _ handler: @escaping Handler) {
+        precondition(cachePolicy == .noStore || method == "GET", "only a GET route can be revalidated")
         let segments = pattern.split(separator: "/").map { $0 == "{id}" ? Segment.id : .literal(Array($0.utf8)) }
-        routes.append(Route(method: method, segments: segments, name: pattern, handler: handler))
+        routes.append(Route(method: method, segments: segments, name: pattern, cachePolicy: cachePolicy, handler: handler))
     }
 
     func match(method requested: String, path: String) -> Match {
