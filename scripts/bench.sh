@@ -173,7 +173,15 @@ bring_up() {
     URL="http://127.0.0.1:$PORT"
     log "bench stack in $STACK_DIR on $URL"
     STACK_STARTED=1
-    bash "$DEVSTACK" up >/dev/null
+    # The stack's daemons must not inherit this script's other descriptors: flock(1) passes its lock
+    # to its command as one, and a stack kept running (BENCH_KEEP_STACK=1) would hold the bench lock.
+    local fd
+    local -a closing=()
+    for fd in "/proc/$BASHPID/fd/"*; do
+        fd="${fd##*/}"
+        if (( fd > 2 && fd != 255 )); then closing+=("$fd>&-"); fi
+    done
+    eval "bash \"\$DEVSTACK\" up >/dev/null ${closing[*]}"
     # shellcheck disable=SC1091
     . "$STACK_DIR/env"
     DB_SOCKET="$STOCKROOM_DB_SOCKET" DB_USER="$STOCKROOM_DB_USER" DB_PASSWORD="$STOCKROOM_DB_PASSWORD" DB_NAME="$STOCKROOM_DB_NAME"
