@@ -136,6 +136,8 @@ check_db_ports() {
 
 # shellcheck source=lib/processes.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib/processes.sh"
+# Run as `flock /tmp/stockroom-bench.lock make bench-cluster`: the daemons started below must not keep the lock.
+close_inherited_fds
 # shellcheck source=lib/cpu-time.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib/cpu-time.sh"
 

@@ -105,6 +105,8 @@ free_port() {
 
 # shellcheck source=lib/processes.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib/processes.sh"
+# Run as `flock /tmp/stockroom-bench.lock make bench`: the daemons started below must not keep the lock.
+close_inherited_fds
 # shellcheck source=lib/cpu-time.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib/cpu-time.sh"
 
@@ -173,15 +175,7 @@ bring_up() {
     URL="http://127.0.0.1:$PORT"
     log "bench stack in $STACK_DIR on $URL"
     STACK_STARTED=1
-    # The stack's daemons must not inherit this script's other descriptors: flock(1) passes its lock
-    # to its command as one, and a stack kept running (BENCH_KEEP_STACK=1) would hold the bench lock.
-    local fd
-    local -a closing=()
-    for fd in "/proc/$BASHPID/fd/"*; do
-        fd="${fd##*/}"
-        if (( fd > 2 && fd != 255 )); then closing+=("$fd>&-"); fi
-    done
-    eval "bash \"\$DEVSTACK\" up >/dev/null ${closing[*]}"
+    bash "$DEVSTACK" up >/dev/null
     # shellcheck disable=SC1091
     . "$STACK_DIR/env"
     DB_SOCKET="$STOCKROOM_DB_SOCKET" DB_USER="$STOCKROOM_DB_USER" DB_PASSWORD="$STOCKROOM_DB_PASSWORD" DB_NAME="$STOCKROOM_DB_NAME"
