@@ -10,7 +10,8 @@
 #    case and a promo code without limits (percent, made afresh by the admin on every run).
 # 4. wrk -t1 -c32, a warm-up then the measured run, for each case, each next to its ceiling:
 #      GET /health/live                          nginx `return 200` with a product-sized JSON body
-#      GET /api/v1/products/{random id}          sysbench point select (the responder's SELECT)
+#      GET /api/v1/products/{random id}          sysbench point select (the responder's SELECT); then
+#                                                the same at GET product's rate, for MariaDB's CPU only
 #      GET /api/v1/products?limit=20             GET product of this run
 #      POST /api/v1/orders, 1000 products        sysbench order transaction, spread (32 threads)
 #      POST /api/v1/orders, one product          sysbench order transaction, one hot row
