@@ -502,7 +502,7 @@ COMMIT="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [[ "$COMMIT" != unknown && -n "$(git -C "$REPO" status --porcelain -- . ':(exclude)bench/results' 2>/dev/null)" ]]; then
     COMMIT="$COMMIT-dirty"
 fi
-read -r FLUSH SYNC_BINLOG LOG_BIN < <(db_root -e "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.sync_binlog, IF(@@GLOBAL.log_bin, 'ON', 'OFF')")
+read -r FLUSH SYNC_BINLOG LOG_BIN THREAD_HANDLING < <(db_root -e "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.sync_binlog, IF(@@GLOBAL.log_bin, 'ON', 'OFF'), @@GLOBAL.thread_handling")
 MARIADB_VERSION="$(db_root -e 'SELECT VERSION()')"
 
 declare -A PIDS_AT_START=()
@@ -704,8 +704,8 @@ fmt_ms() { [[ "$1" == n/a ]] && printf 'n/a' || printf '%s ms' "$1"; }
     printf '# make bench, %s, commit %s\n\n' "$DATE" "$COMMIT"
     printf -- '- Machine: %s cores (%s), %s; load average at the end %s. wrk, nginx, the responders and MariaDB share the cores.\n' \
         "$(nproc)" "$(sed -nE 's/^model name[[:space:]]*: (.*)/\1/p' /proc/cpuinfo | head -n1)" "$(uname -sr)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    printf -- '- Stack: %s responder process(es) x %s threads, 1 stockroom-worker, nginx (worker_processes %s, upstream keepalive %s), MariaDB %s on a unix socket.\n' \
-        "$(responders | wc -l)" "${STOCKROOM_THREADS:-32}" "$NGINX_WP" "${NGINX_UPSTREAM_KEEPALIVE:-?}" "$MARIADB_VERSION"
+    printf -- '- Stack: %s responder process(es) x %s threads, 1 stockroom-worker, nginx (worker_processes %s, upstream keepalive %s), MariaDB %s on a unix socket, thread_handling=%s.\n' \
+        "$(responders | wc -l)" "${STOCKROOM_THREADS:-32}" "$NGINX_WP" "${NGINX_UPSTREAM_KEEPALIVE:-?}" "$MARIADB_VERSION" "$THREAD_HANDLING"
     printf -- '- MariaDB durability: innodb_flush_log_at_trx_commit=%s, sync_binlog=%s, log_bin=%s. %s\n' "$FLUSH" "$SYNC_BINLOG" "$LOG_BIN" "$DURABILITY_NOTE"
     printf -- '- Load: wrk -t1 -c%s, %s s warm-up then %s s per case; sysbench 1.0 --threads=%s, a %s s warm-up run then --time=%s, same MariaDB, same SQL (bench/sysbench-*.lua). %s products (ids %s..%s), stock %s each.\n' \
         "$CONNS" "$WARMUP" "$DURATION" "$CONNS" "$WARMUP" "$DURATION" "$NPRODUCTS" "$PRODUCT_FIRST" "$PRODUCT_LAST" "$STOCK"

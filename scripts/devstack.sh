@@ -25,7 +25,9 @@
 #   scripts/devstack.sh logs [LINES]    tail of every log of the stack
 #
 # Environment: STACK_DIR, PORT (8080), LISTEN_ADDRESS (127.0.0.1, nginx's listen address),
-#              STOCKROOM_DB_HOSTS (unset: a MariaDB of the stack's own), STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
+#              STOCKROOM_DB_HOSTS (unset: a MariaDB of the stack's own), MARIADB_ARGS (more mariadbd options
+#              for the stack's own MariaDB, when it starts, e.g. --thread-handling=pool-of-threads),
+#              STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
 #              STOCKROOM_WORKERS (1; 0 runs none), BIN_DIR (<repo>/.build/release), LOG_LEVEL;
 #              for the workers, when set: STOCKROOM_PROCESS_DELAY, STOCKROOM_WORKER_BATCH,
 #              STOCKROOM_WORKER_POLL_INTERVAL (`up` restarts running workers when these change);
@@ -416,13 +418,15 @@ start_mariadb() {
         mv "$DATADIR.new" "$DATADIR"
     fi
     rm -f "$DB_PID" "$DB_SOCK"
-    log "starting MariaDB (socket $DB_SOCK)"
+    local -a extra_args=()
+    read -ra extra_args <<<"${MARIADB_ARGS:-}"
+    log "starting MariaDB (socket $DB_SOCK)${MARIADB_ARGS:+ with $MARIADB_ARGS}"
     setsid nohup mariadbd --no-defaults \
         --datadir="$DATADIR" --socket="$DB_SOCK" --skip-networking \
         --pid-file="$DB_PID" --log-error="$DB_LOG" "${as_root[@]}" \
         --innodb-buffer-pool-size=256M --max-connections=300 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-        --innodb-flush-log-at-trx-commit=1 \
+        --innodb-flush-log-at-trx-commit=1 "${extra_args[@]}" \
         </dev/null >>"$DB_LOG" 2>&1 &
     pid=$!
     disown "$pid" 2>/dev/null || true
