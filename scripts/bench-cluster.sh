@@ -136,6 +136,10 @@ check_db_ports() {
 
 # shellcheck source=lib/processes.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib/processes.sh"
+# Run as `flock /tmp/stockroom-bench.lock make bench-cluster`: the daemons started below must not keep the lock.
+close_inherited_fds
+# shellcheck source=lib/cpu-time.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/cpu-time.sh"
 
 # ---------------------------------------------------------------------------- the databases
 
@@ -377,15 +381,8 @@ proc_groups() {
 # fs_SERVER=InnoDB fsyncs of each server, machine=busy ticks of all CPUs (from /proc/stat) and
 # wall=microseconds.
 cpu_snapshot() {
-    local t="$1" group pids pid sum out=""
-    while read -r group pids; do
-        sum=0
-        for pid in $pids; do
-            [[ -r "/proc/$pid/stat" ]] || continue
-            sum=$(( sum + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat") ))
-        done
-        out+="$group=$sum "
-    done < <(proc_groups "$t")
+    local t="$1" group out
+    out="$(group_cpu_ticks < <(proc_groups "$t")) "
     # InnoDB's fsyncs (redo log and data files) of each server.
     if [[ "$t" == single ]]; then out+="fs_mariadbd=$(root_sql single -e "SHOW GLOBAL STATUS LIKE 'Innodb_data_fsyncs'" | cut -f2) "
     else for group in 1 2 3; do out+="fs_node$group=$(root_sql "$group" -e "SHOW GLOBAL STATUS LIKE 'Innodb_data_fsyncs'" | cut -f2) "; done; fi

@@ -10,7 +10,8 @@
 #    case and a promo code without limits (percent, made afresh by the admin on every run).
 # 4. wrk -t1 -c32, a warm-up then the measured run, for each case, each next to its ceiling:
 #      GET /health/live                          nginx `return 200` with a product-sized JSON body
-#      GET /api/v1/products/{random id}          sysbench point select (the responder's SELECT)
+#      GET /api/v1/products/{random id}          sysbench point select (the responder's SELECT); then
+#                                                the same at GET product's rate, for MariaDB's CPU only
 #      GET /api/v1/products?limit=20             GET product of this run
 #      GET /api/v1/products/{random id} with If-None-Match: its current ETag (all 304s)
 #                                                GET product of this run (no target: the ratio)
@@ -24,6 +25,9 @@
 #    as a ratio to the direct orders/s, the server time per checkout and per order, and the mean
 #    checkout lock hold/wait; then a soak of mixed reads and orders with each responder's RSS
 #    before and after, and the DB connections in use.
+#    Around every measured run (wrk and sysbench): the CPU time (utime + stime from /proc) of nginx
+#    (master and workers), the responders, the order worker and mariadbd, per request (per event
+#    for sysbench), and the issue-13 CPU targets checked from it.
 # 5. Prints the table and writes bench/results/YYYY-MM-DD-<commit>.md and .png.
 # 6. Stops the bench stack (BENCH_KEEP_STACK=1 keeps it running).
 #
@@ -104,6 +108,10 @@ free_port() {
 
 # shellcheck source=lib/processes.sh source-path=SCRIPTDIR
 . "$REPO/scripts/lib/processes.sh"
+# Run as `flock /tmp/stockroom-bench.lock make bench`: the daemons started below must not keep the lock.
+close_inherited_fds
+# shellcheck source=lib/cpu-time.sh source-path=SCRIPTDIR
+. "$REPO/scripts/lib/cpu-time.sh"
 
 CEILING_DIR=""
 declare -a CHILD_PIDS=()
@@ -266,7 +274,7 @@ seed_checkout() {
 
 # ---------------------------------------------------------------------------- measuring
 
-declare -A RPS=() P50=() P99=() NON2XX=() SOCKERR=()
+declare -A RPS=() P50=() P99=() NON2XX=() SOCKERR=() REQUESTS=()
 
 # parse_bench NAME FILE: the BENCH line of a wrk run into the arrays.
 parse_bench() {
@@ -275,21 +283,54 @@ parse_bench() {
     for kv in ${line#BENCH }; do
         k="${kv%%=*}" v="${kv#*=}"
         case "$k" in
-            rps) RPS[$name]="$v" ;; p50_ms) P50[$name]="$v" ;; p99_ms) P99[$name]="$v" ;;
+            requests) REQUESTS[$name]="$v" ;; rps) RPS[$name]="$v" ;; p50_ms) P50[$name]="$v" ;; p99_ms) P99[$name]="$v" ;;
             non2xx) NON2XX[$name]="$v" ;; socket_errors) SOCKERR[$name]="$v" ;;
         esac
     done
 }
 
-# run_wrk NAME SCRIPT BASEURL PATH: warm-up, then the measured run.
+# The bench stack's processes by group, "group pid ..." lines for group_cpu_ticks: nginx's master and
+# workers (and the ceiling nginx's while it runs), the responders, the order worker(s), mariadbd.
+proc_groups() {
+    local f pid list=""
+    for f in "$STACK_DIR/nginx.pid" ${CEILING_DIR:+"$CEILING_DIR/nginx.pid"}; do
+        pid="$(read_pid "$f")"
+        if alive "$pid"; then list+=" $pid $(ps -o pid= --ppid "$pid" | tr '\n' ' ')"; fi
+    done
+    printf 'nginx%s\n' "$list"
+    list=""
+    for f in "$STACK_DIR"/fcgi-*.pid; do [[ -e "$f" ]] && list+=" $(read_pid "$f")"; done
+    printf 'responders%s\n' "$list"
+    list=""
+    for f in "$STACK_DIR"/worker-[0-9]*.pid; do [[ -e "$f" ]] && list+=" $(read_pid "$f")"; done
+    printf 'worker%s\n' "$list"
+    printf 'mariadb %s\n' "$(read_pid "$STACK_DIR/mariadb.pid")"
+}
+
+# CPU[NAME]: "nginx=µs responders=µs worker=µs mariadb=µs" per request (per event for sysbench) of
+# a measured run; CPU_CASES in the order measured. The pids are read once, before the run.
+declare -A CPU=() CPU_EVENTS=()
+declare -a CPU_CASES=()
+cpu_begin() { CPU_GROUPS="$(proc_groups)"; CPU_BEFORE="$(group_cpu_ticks <<<"$CPU_GROUPS")"; }
+# cpu_end NAME EVENTS
+cpu_end() {
+    CPU[$1]="$(cpu_per_event "$CPU_BEFORE" "$(group_cpu_ticks <<<"$CPU_GROUPS")" "$2")"
+    CPU_EVENTS[$1]="$2"
+    CPU_CASES+=("$1")
+    log "  CPU µs per request/event: ${CPU[$1]}"
+}
+
+# run_wrk NAME SCRIPT BASEURL PATH: warm-up, then the measured run (with the stack's CPU around it).
 run_wrk() {
     local name="$1" script="$2" base="$3" path="$4" out="$RESULTS/wrk-$1-$$.tmp"
     log "wrk $name: ${WARMUP} s warm-up, ${DURATION} s measured ($path)"
     wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$script" "$base$path" >/dev/null 2>&1 || true
+    cpu_begin
     wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$script" "$base$path" >"$out" 2>&1 \
         || { cat "$out" >&2; die "wrk $name failed"; }
     parse_bench "$name" "$out"
     rm -f "$out"
+    cpu_end "$name" "${REQUESTS[$name]:-0}"
 }
 
 declare -A CEIL=() CEIL_P99=()
@@ -307,8 +348,10 @@ run_sysbench() {
         (cd "$BENCH" && sysbench "${args[@]}" --time="$WARMUP" run) >"$out" 2>&1 \
             || { cat "$out" >&2; die "sysbench $name (warm-up) failed"; }
     fi
+    cpu_begin
     (cd "$BENCH" && sysbench "${args[@]}" --time="$DURATION" run) >"$out" 2>&1 \
         || { cat "$out" >&2; die "sysbench $name failed"; }
+    cpu_end "$name" "$(sed -nE 's/^[[:space:]]*transactions:[[:space:]]+([0-9]+)[[:space:]]+\(.*/\1/p' "$out")"
     local events errors
     events="$(sed -nE 's/^[[:space:]]*transactions:[[:space:]]+[0-9]+[[:space:]]+\(([0-9.]+) per sec\.\).*/\1/p' "$out")"
     errors="$(sed -nE 's/^[[:space:]]*ignored errors:[[:space:]]+([0-9]+).*/\1/p' "$out")"
@@ -461,7 +504,7 @@ COMMIT="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [[ "$COMMIT" != unknown && -n "$(git -C "$REPO" status --porcelain -- . ':(exclude)bench/results' 2>/dev/null)" ]]; then
     COMMIT="$COMMIT-dirty"
 fi
-read -r FLUSH SYNC_BINLOG LOG_BIN < <(db_root -e "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.sync_binlog, IF(@@GLOBAL.log_bin, 'ON', 'OFF')")
+read -r FLUSH SYNC_BINLOG LOG_BIN THREAD_HANDLING < <(db_root -e "SELECT @@GLOBAL.innodb_flush_log_at_trx_commit, @@GLOBAL.sync_binlog, IF(@@GLOBAL.log_bin, 'ON', 'OFF'), @@GLOBAL.thread_handling")
 MARIADB_VERSION="$(db_root -e 'SELECT VERSION()')"
 
 declare -A PIDS_AT_START=()
@@ -477,6 +520,9 @@ stop_ceiling_nginx
 run_wrk product "$BENCH/product-get.lua" "$URL" /api/v1/products/1
 run_sysbench point-select sysbench-point-select.lua
 CEIL[product]="${CEIL[point-select]}"
+# The same select at GET product's rate: MariaDB's CPU per select grows as its load falls (a wake-up
+# per statement instead of threads running back to back), so this is the like-for-like comparison.
+run_sysbench point-select-at-get-rate sysbench-point-select.lua --rate="$(fmt0 "${RPS[product]}")"
 
 run_wrk list "$BENCH/product-list.lua" "$URL" '/api/v1/products?limit=20'
 CEIL[list]="${RPS[product]}"
@@ -521,9 +567,11 @@ for mode in spread hot; do
     before="$(lock_snapshot)" before_route="$(route_snapshot /api/v1/orders)"
     log "wrk order-$mode: ${DURATION} s measured"
     out="$RESULTS/wrk-order-$mode-$$.tmp"
+    cpu_begin
     wrk -t1 -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$BENCH/order-$mode.lua" "$URL/api/v1/orders" >"$out" 2>&1 \
         || { cat "$out" >&2; die "wrk order-$mode failed"; }
     parse_bench "order-$mode" "$out"; rm -f "$out"
+    cpu_end "order-$mode" "${REQUESTS[order-$mode]:-0}"
     lock_delta "order-$mode" "$before" "$(lock_snapshot)"
     route_delta "order-$mode" "$before_route" "$(route_snapshot /api/v1/orders)"
     hot_flag=off; [[ "$mode" == hot ]] && hot_flag=on
@@ -540,10 +588,12 @@ STOCKROOM_TOKENS="$CHECKOUT_TOKENS" PROMO_CODE="$PROMO_CODE" \
 before="$(lock_snapshot checkout)" before_route="$(route_snapshot /api/v1/cart/checkout)"
 log "wrk checkout: ${DURATION} s measured"
 out="$RESULTS/wrk-checkout-$$.tmp"
+cpu_begin
 STOCKROOM_TOKENS="$CHECKOUT_TOKENS" PROMO_CODE="$PROMO_CODE" \
     wrk -t"$CONNS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$BENCH/checkout.lua" "$URL" >"$out" 2>&1 \
     || { cat "$out" >&2; die "wrk checkout failed"; }
 parse_bench checkout "$out"
+cpu_end checkout "${REQUESTS[checkout]:-0}"
 checkout_line="$(grep -m1 '^CHECKOUT ' "$out")" || { cat "$out" >&2; die "wrk checkout printed no CHECKOUT line"; }
 rm -f "$out"
 declare -A CHK=()
@@ -562,6 +612,7 @@ while read -r i; do
 done < <(responders)
 log "soak: ${SOAK} s of mixed reads and orders (wrk -t2 -c$CONNS, bench/soak-mixed.lua)"
 soak_out="$RESULTS/wrk-soak-$$.tmp"
+cpu_begin
 wrk -t2 -c"$CONNS" -d"${SOAK}s" --timeout 10s -s "$BENCH/soak-mixed.lua" "$URL" >"$soak_out" 2>&1 &
 soak_pid=$!
 CHILD_PIDS+=("$soak_pid")
@@ -574,6 +625,7 @@ while read -r i; do
     if [[ "$pid" == "${PID_BEFORE[$i]}" ]]; then RSS_AFTER[$i]="$(rss_kb "$pid")"; else RSS_AFTER[$i]=restarted; fi
 done < <(responders)
 parse_bench soak "$soak_out"
+cpu_end soak "${REQUESTS[soak]:-0}"
 soak_line="$(grep -m1 '^SOAK ' "$soak_out")" || { cat "$soak_out" >&2; die "wrk soak printed no SOAK line"; }
 rm -f "$soak_out"
 declare -A SOAKV=()
@@ -617,6 +669,47 @@ TABLE="$(
 printf '%s\t%s\t%s\t%s\t%s\n' "POST checkout, 3 lines + code" "${CHK[checkouts_per_s]}" "POST order spread" \
     "${RPS[order-spread]}" "$(ratio "${CHK[checkouts_per_s]}" "${RPS[order-spread]}")" >>"$DAT"
 
+# CPU per request by process group, every measured run in the order run (a case without a label
+# here shows its name).
+declare -A CPU_LABEL=(
+    [health]="GET /health/live" [nginx]="nginx return 200 (the ceiling's own nginx)"
+    [product]="GET /api/v1/products/{id}" [point-select]="sysbench point select (per select)"
+    [point-select-at-get-rate]="sysbench point select at GET product's rate (per select)"
+    [list]="GET /api/v1/products?limit=20" [order-spread]="POST /api/v1/orders, 1000 products"
+    [sysbench-spread]="sysbench order spread (per transaction)" [order-hot]="POST /api/v1/orders, one product"
+    [sysbench-hot]="sysbench order hot (per transaction)" [checkout]="checkout cycle (per request; 5 per checkout)"
+    [soak]="soak, mixed reads and orders"
+)
+cpu_sum() { awk -v f="$1" 'BEGIN { n = split(f, x, " "); s = 0; for (i = 1; i <= n; i++) { split(x[i], kv, "="); if (kv[2] == "n/a") { printf "n/a"; exit } s += kv[2] } printf "%.1f", s }'; }
+CPU_TABLE="$(
+    printf '| run | requests or events | nginx | responders | worker | MariaDB | all of them |\n|---|---:|---:|---:|---:|---:|---:|\n'
+    for c in "${CPU_CASES[@]}"; do
+        f="${CPU[$c]}"
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "${CPU_LABEL[$c]:-$c}" "${CPU_EVENTS[$c]}" "$(cpu_field "$f" nginx)" "$(cpu_field "$f" responders)" \
+            "$(cpu_field "$f" worker)" "$(cpu_field "$f" mariadb)" "$(cpu_sum "$f")"
+    done
+)"
+# cpu_target LABEL VALUE MAX UNIT: a PASS/FAIL row of the issue-13 CPU targets.
+cpu_target() {
+    awk -v l="$1" -v v="$2" -v m="$3" -v u="$4" 'BEGIN {
+        if (v == "n/a" || v == "") { printf "| %s | n/a | ≤ %s%s | FAIL |\n", l, m, u; exit }
+        printf "| %s | %s%s | ≤ %s%s | %s |\n", l, v, u, m, u, (v + 0 <= m + 0) ? "PASS" : "FAIL" }'
+}
+cpu_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a" || b == "n/a" || b <= 0) printf "n/a"; else printf "%.2f", a / b }'; }
+GET_RESPONDER="$(cpu_field "${CPU[product]}" responders)"
+CPU_TARGETS="$(
+    printf '| figure (issue 13) | measured | target | result |\n|---|---:|---|---|\n'
+    cpu_target "responders' CPU µs per GET /api/v1/products/{id}" "$GET_RESPONDER" 60 " µs"
+    cpu_target "responders' CPU per GET list of 20 / per GET product ($(cpu_field "${CPU[list]}" responders) / $GET_RESPONDER µs)" \
+        "$(cpu_ratio "$(cpu_field "${CPU[list]}" responders)" "$GET_RESPONDER")" 1.5 "×"
+    cpu_target "responders' CPU per POST order, 1000 products / per GET product ($(cpu_field "${CPU[order-spread]}" responders) / $GET_RESPONDER µs)" \
+        "$(cpu_ratio "$(cpu_field "${CPU[order-spread]}" responders)" "$GET_RESPONDER")" 1.3 "×"
+    cpu_target "MariaDB's CPU per GET product / per sysbench point select ($(cpu_field "${CPU[product]}" mariadb) / $(cpu_field "${CPU[point-select]}" mariadb) µs)" \
+        "$(cpu_ratio "$(cpu_field "${CPU[product]}" mariadb)" "$(cpu_field "${CPU[point-select]}" mariadb)")" 1.1 "×"
+    cpu_target "the same, against sysbench's point select at GET product's rate ($(cpu_field "${CPU[product]}" mariadb) / $(cpu_field "${CPU[point-select-at-get-rate]}" mariadb) µs)" \
+        "$(cpu_ratio "$(cpu_field "${CPU[product]}" mariadb)" "$(cpu_field "${CPU[point-select-at-get-rate]}" mariadb)")" 1.1 "×"
+)"
+
 SOAK_ROWS="$(
     printf '| responder | pid | RSS before | RSS after | growth | target | result |\n|---|---:|---:|---:|---:|---|---|\n'
     while read -r i; do
@@ -647,8 +740,8 @@ fmt_ms() { [[ "$1" == n/a ]] && printf 'n/a' || printf '%s ms' "$1"; }
     printf '# make bench, %s, commit %s\n\n' "$DATE" "$COMMIT"
     printf -- '- Machine: %s cores (%s), %s; load average at the end %s. wrk, nginx, the responders and MariaDB share the cores.\n' \
         "$(nproc)" "$(sed -nE 's/^model name[[:space:]]*: (.*)/\1/p' /proc/cpuinfo | head -n1)" "$(uname -sr)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    printf -- '- Stack: %s responder process(es) x %s threads, 1 stockroom-worker, nginx (worker_processes %s, upstream keepalive %s), MariaDB %s on a unix socket.\n' \
-        "$(responders | wc -l)" "${STOCKROOM_THREADS:-32}" "$NGINX_WP" "${NGINX_UPSTREAM_KEEPALIVE:-?}" "$MARIADB_VERSION"
+    printf -- '- Stack: %s responder process(es) x %s threads, 1 stockroom-worker, nginx (worker_processes %s, upstream keepalive %s), MariaDB %s on a unix socket, thread_handling=%s.\n' \
+        "$(responders | wc -l)" "${STOCKROOM_THREADS:-32}" "$NGINX_WP" "${NGINX_UPSTREAM_KEEPALIVE:-?}" "$MARIADB_VERSION" "$THREAD_HANDLING"
     printf -- '- MariaDB durability: innodb_flush_log_at_trx_commit=%s, sync_binlog=%s, log_bin=%s. %s\n' "$FLUSH" "$SYNC_BINLOG" "$LOG_BIN" "$DURABILITY_NOTE"
     printf -- '- Load: wrk -t1 -c%s, %s s warm-up then %s s per case; sysbench 1.0 --threads=%s, a %s s warm-up run then --time=%s, same MariaDB, same SQL (bench/sysbench-*.lua). %s products (ids %s..%s), stock %s each.\n' \
         "$CONNS" "$WARMUP" "$DURATION" "$CONNS" "$WARMUP" "$DURATION" "$NPRODUCTS" "$PRODUCT_FIRST" "$PRODUCT_LAST" "$STOCK"
@@ -660,6 +753,9 @@ fmt_ms() { [[ "$1" == n/a ]] && printf 'n/a' || printf '%s ms' "$1"; }
     printf 'Order row locks (from the responders'"'"' /metrics, measured run only): spread: %s orders, mean lock hold %s, mean lock wait %s; hot: %s orders, mean lock hold %s, mean lock wait %s.\n\n' \
         "${LOCK_ORDERS[order-spread]}" "$(fmt_ms "${LOCK_HOLD[order-spread]}")" "$(fmt_ms "${LOCK_WAIT[order-spread]}")" \
         "${LOCK_ORDERS[order-hot]}" "$(fmt_ms "${LOCK_HOLD[order-hot]}")" "$(fmt_ms "${LOCK_WAIT[order-hot]}")"
+    printf '## CPU time per request by process\n\n'
+    printf 'µs of CPU (utime + stime from /proc/PID/stat, every thread) between the start and the end of each measured run, divided by its requests (sysbench: by its events), for each group of the bench stack: nginx (master and workers), the responders, the order worker, mariadbd. Every group is read in every run, so a figure next to a run that does not use it (nginx under sysbench) is what it spends on its own meanwhile; the worker and MariaDB of the order rows include the worker processing those orders. /proc counts in clock ticks of %s ms: a figure is good to ± one tick over the run'"'"'s requests for each process of its group (0.4 µs for 25000 requests).\n\n%s\n\n%s\n\n' \
+        "$(( 1000 / $(getconf CLK_TCK) ))" "$CPU_TABLE" "$CPU_TARGETS"
     printf '## Checkout: POST /api/v1/cart/checkout, cart of 3 lines with a promo code (wrk -t%s -c%s, bench/checkout.lua)\n\n' "$CONNS" "$CONNS"
     printf 'One customer per connection, each repeating 3 x POST /api/v1/cart/items (three random products of %s, one unit each), PUT /api/v1/cart/promo-code, POST /api/v1/cart/checkout; all share one promo code (10%%, no limits), so every checkout also locks that code'"'"'s row. Measured run only (%s s, after a %s s warm-up).\n\n' \
         "$NPRODUCTS" "$DURATION" "$WARMUP"

@@ -18,7 +18,8 @@
 #
 # Environment (docs/configuration.md#the-dev-stack-and-the-scripts): STACK_DIR, PORT (8080),
 # LISTEN_ADDRESS (127.0.0.1), STOCKROOM_DB_HOSTS, STOCKROOM_PROCESSES (2), STOCKROOM_THREADS (32),
-# STOCKROOM_WORKERS (1), BIN_DIR (<repo>/.build/release), MARIADB_AUTORESTART (1),
+# STOCKROOM_WORKERS (1), BIN_DIR (<repo>/.build/release), MARIADB_AUTORESTART (1), MARIADB_ARGS (more
+# mariadbd options for the stack's own MariaDB, e.g. --thread-handling=pool-of-threads),
 # WORKER_METRICS_PORT (9465: worker N on 127.0.0.1:(this + N - 1); 0 any free port; empty none),
 # and the settings in COMMON_SETTINGS, RESPONDER_SETTINGS and WORKER_SETTINGS below, when set.
 set -euo pipefail
@@ -65,7 +66,7 @@ set_paths() {
     local check name value
     for check in 'PORT=^[1-9][0-9]{0,4}$' 'STOCKROOM_PROCESSES=^[1-9][0-9]{0,2}$' 'STOCKROOM_THREADS=^[1-9][0-9]{0,3}$' \
             'STOCKROOM_WORKERS=^[0-9]{1,2}$' 'MARIADB_AUTORESTART=^[01]$' 'WORKER_METRICS_PORT=^([0-9]{1,5})?$' \
-            'LISTEN_ADDRESS=^[A-Za-z0-9.:-]+$' 'STOCKROOM_DB_HOSTS=^[][A-Za-z0-9.:,-]*$' \
+            'LISTEN_ADDRESS=^[A-Za-z0-9.:-]+$' 'STOCKROOM_DB_HOSTS=^[][A-Za-z0-9.:,-]*$' 'MARIADB_ARGS=^[A-Za-z0-9 ._=/-]*$' \
             $(printf '%s=^[A-Za-z0-9._:/+-]*$ ' "${COMMON_SETTINGS[@]}" "${RESPONDER_SETTINGS[@]}" "${WORKER_SETTINGS[@]}"); do
         name="${check%%=*}" value="${!name:-}"
         [[ "$value" =~ ${check#*=} ]] || die "$name='$value' is not a value the dev stack takes (docs/configuration.md)"
@@ -199,7 +200,7 @@ render_supervisord() {
         if [[ -z "$(db_hosts --env-only)" ]]; then
             # No --log-error: its log goes to stderr, which supervisord caps. Not restarted with
             # MARIADB_AUTORESTART=0: the fault tests kill it to take the database away.
-            sv_program mariadb "mariadbd --no-defaults --datadir=$DATADIR --socket=$DB_SOCK --skip-networking --pid-file=$DB_PID$mariadb_args --innodb-buffer-pool-size=256M --max-connections=300 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --innodb-flush-log-at-trx-commit=1" \
+            sv_program mariadb "mariadbd --no-defaults --datadir=$DATADIR --socket=$DB_SOCK --skip-networking --pid-file=$DB_PID$mariadb_args --innodb-buffer-pool-size=256M --max-connections=300 --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --innodb-flush-log-at-trx-commit=1${MARIADB_ARGS:+ $MARIADB_ARGS}" \
                 "$STACK_DIR/mariadb.log" "autorestart=$( ((MARIADB_AUTORESTART)) && echo true || echo false)" \
                 stopwaitsecs=60 priority=10
         fi

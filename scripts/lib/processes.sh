@@ -49,3 +49,17 @@ stop_pid() {
         wait_gone "$pid" 5 || log "$name (pid $pid) did not die"
     fi
 }
+
+# close_inherited_fds: closes every descriptor above 2 the shell was given (not 255, bash's own on the
+# script), so that the daemons it starts do not keep them. flock(1) passes its lock to its command as
+# one: a daemon still running afterwards (a kept bench stack) would hold the lock for everyone. flock
+# itself keeps the lock held until the command ends.
+close_inherited_fds() {
+    local fd
+    local -a closing=()
+    for fd in "/proc/$BASHPID/fd/"*; do
+        fd="${fd##*/}"
+        if (( fd > 2 && fd != 255 )); then closing+=("$fd>&-"); fi
+    done
+    (( ${#closing[@]} == 0 )) || eval "exec ${closing[*]}"
+}
