@@ -51,7 +51,7 @@ BIN_DIR="${BIN_DIR:-$REPO/.build/release}"
 STACK_DIR="${STACK_DIR:-$REPO/.run}"
 
 # galera-4, mariadb-backup (its SST method) and iproute2 (network namespaces): scripts/cluster.sh.
-DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-dev nginx libargon2-dev pkg-config curl
+DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-bin nginx libargon2-dev pkg-config curl
               galera-4 mariadb-backup iproute2)
 # For the tests only (deps --test): promtool, which checks every metrics target's exposition
 # (Debian ships it in the prometheus package; the service is not started here, and need not run).

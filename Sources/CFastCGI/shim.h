@@ -1,6 +1,5 @@
 #ifndef STOCKROOM_CFASTCGI_SHIM_H
 #define STOCKROOM_CFASTCGI_SHIM_H
-#include <fcgiapp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -16,7 +15,7 @@
 #include <linux/unix_diag.h>
 
 /* The pool's two internal signals are realtime signals (SIGRTMIN is a function call in glibc, not a
-   constant Swift can import), so SIGUSR1 (libfcgi's) and SIGUSR2 stay free for operators. */
+   constant Swift can import), so SIGUSR1 and SIGUSR2 stay free for operators. */
 
 /* Interrupts a thread blocked reading or writing a silent peer (idle monitor, end of a stop). */
 static inline int stockroom_interrupt_signal(void) { return SIGRTMIN + 1; }
