@@ -169,8 +169,12 @@ final class FastCGIConnection<Transport: FastCGITransport> {
         parameters.reserveCapacity(16)
         let decoded = parameterBytes.withUnsafeBytes { bytes in
             FastCGIPairs.decode(bytes) { name, value in
-                guard wanted?.contains(name) ?? true else { return }
-                parameters[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+                if let wanted {
+                    guard let known = wanted.match(name) else { return }
+                    parameters[known] = String(decoding: value, as: UTF8.self)
+                } else {
+                    parameters[String(decoding: name, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+                }
             }
         }
         return decoded ? .read(parameters) : .failed

@@ -112,18 +112,21 @@ enum FastCGIPairs {
 
 /// The parameter names the application reads, for matching a pair's name without making a String.
 struct FastCGIParameterNames: Sendable {
-    private let names: [[UInt8]]
+    private let names: [(bytes: [UInt8], name: String)]
 
     init(_ names: Set<String>) {
-        self.names = names.map { Array($0.utf8) }
+        self.names = names.map { (Array($0.utf8), $0) }
     }
 
-    func contains(_ name: UnsafeRawBufferPointer) -> Bool {
-        guard name.count > 0 else { return false }
-        for candidate in names where candidate.count == name.count {
+    /// The wanted name equal to `name`, as a String made once (not one per request).
+    func match(_ name: UnsafeRawBufferPointer) -> String? {
+        guard name.count > 0 else { return nil }
+        for candidate in names where candidate.bytes.count == name.count {
             // Lengths first: most of nginx's ~35 parameters are refused without reading a byte.
-            if candidate.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 { return true }
+            if candidate.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
+                return candidate.name
+            }
         }
-        return false
+        return nil
     }
 }
