@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sched.h>
 #include <errno.h>
 #include <unistd.h>
 #include <grp.h>
@@ -33,6 +34,18 @@ static inline int stockroom_install_empty_handler(int signo) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;
     return sigaction(signo, &action, NULL);
+}
+
+#ifndef SCHED_BATCH
+#define SCHED_BATCH 3 /* <sched.h> defines it only under _GNU_SOURCE */
+#endif
+
+/* SCHED_BATCH for the calling thread: when nginx or MariaDB wakes it, it does not preempt them; it
+   runs once they block, which saves a pair of context switches per wake-up. Returns 0 or an errno. */
+static inline int stockroom_schedule_batch(void) {
+    struct sched_param param;
+    memset(&param, 0, sizeof param);
+    return pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
 }
 
 static inline int stockroom_block_in_thread(int signo) {
