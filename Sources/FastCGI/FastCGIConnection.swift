@@ -11,6 +11,10 @@ final class FastCGIConnection<Transport: FastCGITransport> {
         case closed
     }
 
+    /// What the thread's buffers keep between requests: one larger answer or a crafted peer's
+    /// parameters do not hold their memory for the thread's life.
+    static var retainedCapacity: Int { 64 * 1024 }
+
     /// The most PARAMS bytes one request may carry: nginx sends a few KiB (client headers are capped
     /// at 4 x 8 KiB by default), so a peer that streams more is not a web server to wait for.
     static var maxParameterBytes: Int { 256 * 1024 }
@@ -91,13 +95,16 @@ final class FastCGIConnection<Transport: FastCGITransport> {
         }
         FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID, contentLength: 0).append(to: &output)
         FastCGIRecordHeader.appendEndRequest(id: requestID, status: FastCGIRecordHeader.ProtocolStatus.requestComplete, to: &output)
-        return output.withUnsafeBytes { bytes in
+        let sent = output.withUnsafeBytes { bytes in
             let sent = transport.writeWithoutBlocking(bytes)
             if sent < 0 { return false }
             if sent == bytes.count { return true }
             onWriteWait()
             return transport.write(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
         }
+        if output.capacity > Self.retainedCapacity { output = [] }
+        if parameterBytes.capacity > Self.retainedCapacity { parameterBytes = [] }
+        return sent
     }
 
     /// A CGI response over 64 KiB: split into records of at most 65528 bytes (a multiple of 8).

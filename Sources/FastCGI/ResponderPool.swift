@@ -212,8 +212,8 @@ public final class ResponderPool: Sendable {
         var responder = generation.makeResponder(index)
         // One connection object (and its buffers) for the thread's life, given each accepted socket.
         let connection = FastCGIConnection(transport: FastCGISocket(fileDescriptor: -1))
-        connection.onReadWait = { [unowned self] in self.enter(.reading, index) }
-        connection.onWriteWait = { [unowned self] in self.enter(.writing, index) }
+        connection.onReadWait = { [self] in self.enter(.reading, index) }
+        connection.onWriteWait = { [self] in self.enter(.writing, index) }
         var socket: Int32 = -1
         while true {
             let (next, latest) = boundary(index, connection: socket)
