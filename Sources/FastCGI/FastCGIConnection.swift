@@ -19,17 +19,17 @@ final class FastCGIConnection<Transport: FastCGITransport> {
     /// at 4 x 8 KiB by default), so a peer that streams more is not a web server to wait for.
     static var maxParameterBytes: Int { 256 * 1024 }
 
-    private(set) var transport: Transport
-    private let buffer: UnsafeMutableRawBufferPointer
-    private var start = 0
-    private var end = 0
-    private var parameterBytes: [UInt8] = []
-    private var output: [UInt8] = []
-    private var requestID: UInt16 = 0
+    var transport: Transport
+    let buffer: UnsafeMutableRawBufferPointer
+    var start = 0
+    var end = 0
+    var parameterBytes: [UInt8] = []
+    var output: [UInt8] = []
+    var requestID: UInt16 = 0
     /// The request's FCGI_KEEP_CONN, cleared when its STDIN failed part-way.
     private(set) var keepConnection = false
-    private var inRequest = false
-    private var waitedWithinRequest = false
+    var inRequest = false
+    var waitedWithinRequest = false
     /// Called at most once per request, when the rest of its records has to be waited for.
     var onReadWait: () -> Void = {}
     /// Called when a response does not fit in the socket at once and the send will block.
@@ -76,56 +76,9 @@ final class FastCGIConnection<Transport: FastCGITransport> {
         }
     }
 
-    /// Sends `response` for the current request as STDOUT records, the empty STDOUT record and
-    /// END_REQUEST, in one send when the socket takes it; false when the peer is gone.
-    func send(_ response: FastCGIResponse) -> Bool {
-        output.removeAll(keepingCapacity: true)
-        output.append(contentsOf: repeatElement(0, count: FastCGIRecordHeader.size))
-        response.serialize(into: &output)
-        let length = output.count - FastCGIRecordHeader.size
-        if length <= FastCGIRecordHeader.maxContent {
-            let header = FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID, contentLength: length,
-                                             paddingLength: FastCGIRecordHeader.padding(for: length))
-            var bytes: [UInt8] = []
-            header.append(to: &bytes)
-            output.replaceSubrange(0..<FastCGIRecordHeader.size, with: bytes)
-            output.append(contentsOf: repeatElement(0, count: header.paddingLength))
-        } else {
-            reframeLargeOutput()
-        }
-        FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID, contentLength: 0).append(to: &output)
-        FastCGIRecordHeader.appendEndRequest(id: requestID, status: FastCGIRecordHeader.ProtocolStatus.requestComplete, to: &output)
-        let sent = output.withUnsafeBytes { bytes in
-            let sent = transport.writeWithoutBlocking(bytes)
-            if sent < 0 { return false }
-            if sent == bytes.count { return true }
-            onWriteWait()
-            return transport.write(UnsafeRawBufferPointer(rebasing: bytes[sent...]))
-        }
-        if output.capacity > Self.retainedCapacity { output = [] }
-        if parameterBytes.capacity > Self.retainedCapacity { parameterBytes = [] }
-        return sent
-    }
-
-    /// A CGI response over 64 KiB: split into records of at most 65528 bytes (a multiple of 8).
-    private func reframeLargeOutput() {
-        let payload = Array(output[FastCGIRecordHeader.size...])
-        output.removeAll(keepingCapacity: true)
-        var offset = 0
-        while offset < payload.count {
-            let count = min(FastCGIRecordHeader.maxContent & ~7, payload.count - offset)
-            let header = FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID, contentLength: count,
-                                             paddingLength: FastCGIRecordHeader.padding(for: count))
-            header.append(to: &output)
-            output.append(contentsOf: payload[offset..<(offset + count)])
-            output.append(contentsOf: repeatElement(0, count: header.paddingLength))
-            offset += count
-        }
-    }
-
     // MARK: - The request's records
 
-    private enum Step<Value> {
+    enum Step<Value> {
         case read(Value)
         /// FCGI_ABORT_REQUEST for the request before it was handed over.
         case aborted
@@ -259,112 +212,5 @@ final class FastCGIConnection<Transport: FastCGITransport> {
             }
             return .read(header)
         }
-    }
-
-    /// A management record (request id 0) is answered; any other record outside a request is skipped.
-    private func handleStray(_ header: FastCGIRecordHeader) -> Bool {
-        guard header.requestID == 0 else { return skip(header.contentLength + header.paddingLength) }
-        guard header.type == FastCGIRecordHeader.Kind.getValues else {
-            guard skip(header.contentLength + header.paddingLength) else { return false }
-            var answer: [UInt8] = []
-            FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.unknownType, requestID: 0, contentLength: 8).append(to: &answer)
-            answer.append(contentsOf: [header.type, 0, 0, 0, 0, 0, 0, 0])
-            return write(answer)
-        }
-        var asked: [UInt8] = []
-        guard readContent(header.contentLength, padding: header.paddingLength, { chunk, count in
-            asked.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-        }) else { return false }
-        var pairs: [UInt8] = []
-        let decoded = asked.withUnsafeBytes { bytes in
-            FastCGIPairs.decode(bytes) { name, _ in
-                // The answers libfcgi gave: one connection, one request at a time, no multiplexing.
-                switch String(decoding: name, as: UTF8.self) {
-                case "FCGI_MAX_CONNS": FastCGIPairs.appendShort(name: "FCGI_MAX_CONNS", value: "1", to: &pairs)
-                case "FCGI_MAX_REQS": FastCGIPairs.appendShort(name: "FCGI_MAX_REQS", value: "1", to: &pairs)
-                case "FCGI_MPXS_CONNS": FastCGIPairs.appendShort(name: "FCGI_MPXS_CONNS", value: "0", to: &pairs)
-                default: break
-                }
-            }
-        }
-        guard decoded else { return false }
-        var answer: [UInt8] = []
-        FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.getValuesResult, requestID: 0, contentLength: pairs.count,
-                            paddingLength: FastCGIRecordHeader.padding(for: pairs.count)).append(to: &answer)
-        answer.append(contentsOf: pairs)
-        answer.append(contentsOf: repeatElement(0, count: FastCGIRecordHeader.padding(for: pairs.count)))
-        return write(answer)
-    }
-
-    /// Ends an aborted request; the connection carries on only if the web server keeps it.
-    private func endAborted() -> Bool {
-        reply(endRequest: requestID, status: FastCGIRecordHeader.ProtocolStatus.requestComplete) && keepConnection
-    }
-
-    private func reply(endRequest id: UInt16, status: UInt8) -> Bool {
-        var answer: [UInt8] = []
-        FastCGIRecordHeader.appendEndRequest(id: id, status: status, to: &answer)
-        return write(answer)
-    }
-
-    private func write(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { transport.write($0) }
-    }
-
-    // MARK: - The buffer
-
-    private func readHeader() -> FastCGIRecordHeader? {
-        guard fill(atLeast: FastCGIRecordHeader.size) else { return nil }
-        let header = FastCGIRecordHeader(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + FastCGIRecordHeader.size)]))
-        start += FastCGIRecordHeader.size
-        return header
-    }
-
-    /// Passes the next `length` bytes to `consume` as they arrive (a pointer and a count), then
-    /// drops `padding` bytes.
-    private func readContent(_ length: Int, padding: Int, _ consume: (UnsafeRawBufferPointer, Int) -> Void) -> Bool {
-        var left = length
-        while left > 0 {
-            guard fill(atLeast: 1) else { return false }
-            let count = min(left, end - start)
-            consume(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)]), count)
-            start += count
-            left -= count
-        }
-        return skip(padding)
-    }
-
-    private func skip(_ count: Int) -> Bool {
-        var left = count
-        while left > 0 {
-            guard fill(atLeast: 1) else { return false }
-            let step = min(left, end - start)
-            start += step
-            left -= step
-        }
-        return true
-    }
-
-    /// At least `count` bytes buffered (`count` is at most a header); false at end of stream or on an error.
-    private func fill(atLeast count: Int) -> Bool {
-        while end - start < count {
-            if start == end {
-                start = 0
-                end = 0
-            } else if buffer.count - start < count {
-                let kept = end - start
-                memmove(buffer.baseAddress!, buffer.baseAddress! + start, kept)
-                start = 0
-                end = kept
-            }
-            if inRequest && !waitedWithinRequest {
-                waitedWithinRequest = true
-                onReadWait()
-            }
-            let got = transport.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
-            if got <= 0 { return false }
-            end += got
-        }
-        return true
     }
 }
