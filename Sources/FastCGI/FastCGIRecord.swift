@@ -74,6 +74,7 @@ struct FastCGIRecordHeader: Equatable {
 /// FastCGI name-value pairs: a length of one byte below 128, else four bytes with the high bit set.
 enum FastCGIPairs {
     /// Calls `visit` with each name and value; false when a length runs past the end.
+    @inline(__always)
     static func decode(_ bytes: UnsafeRawBufferPointer,
                        _ visit: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) -> Bool {
         var index = 0
@@ -112,19 +113,35 @@ enum FastCGIPairs {
 
 /// The parameter names the application reads, for matching a pair's name without making a String.
 struct FastCGIParameterNames: Sendable {
-    private let names: [(bytes: [UInt8], name: String)]
+    /// The names sorted by length, and for each length the first of them and how many: a pair's
+    /// name is compared only with wanted names of its length, most of nginx's ~35 with none.
+    private let bytes: [[UInt8]]
+    private let names: [String]
+    private let firstOfLength: [Int]
+    private let countOfLength: [Int]
 
     init(_ names: Set<String>) {
-        self.names = names.map { (Array($0.utf8), $0) }
+        self.names = names.sorted { ($0.utf8.count, $0) < ($1.utf8.count, $1) }
+        bytes = self.names.map { Array($0.utf8) }
+        let longest = bytes.last?.count ?? 0
+        var first = [Int](repeating: 0, count: longest + 1)
+        var count = [Int](repeating: 0, count: longest + 1)
+        for (index, name) in bytes.enumerated().reversed() {
+            first[name.count] = index
+            count[name.count] += 1
+        }
+        firstOfLength = first
+        countOfLength = count
     }
 
     /// The wanted name equal to `name`, as a String made once (not one per request).
+    @inline(__always)
     func match(_ name: UnsafeRawBufferPointer) -> String? {
-        guard name.count > 0 else { return nil }
-        for candidate in names where candidate.bytes.count == name.count {
-            // Lengths first: most of nginx's ~35 parameters are refused without reading a byte.
-            if candidate.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
-                return candidate.name
+        guard name.count > 0, name.count < countOfLength.count else { return nil }
+        let first = firstOfLength[name.count]
+        for index in first..<(first + countOfLength[name.count]) {
+            if bytes[index].withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
+                return names[index]
             }
         }
         return nil
