@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The Debian packages Stockroom builds, runs and is tested with; as root it installs what is missing
 # (apt-get), as any other user it prints the apt-get line and exits 1.
-#   scripts/deps.sh          to build and run: MariaDB, nginx, libfcgi, supervisor, ...
+#   scripts/deps.sh          to build and run: MariaDB, nginx, supervisor, ...
 #   scripts/deps.sh --test   also promtool (Debian's prometheus package) and python3's pytest,
 #                            requests and openapi-core for the test suites
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
 # galera-4, mariadb-backup (its SST method) and iproute2 (network namespaces): scripts/cluster.sh;
-# supervisor and logrotate: the dev stack (scripts/devstack.sh).
-DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-dev nginx libargon2-dev pkg-config curl
+# supervisor and logrotate: the dev stack (scripts/devstack.sh); libfcgi-bin: cgi-fcgi, which the scripts
+# use to scrape a responder (the responders speak FastCGI themselves, without libfcgi).
+DEB_PACKAGES=(mariadb-server mariadb-client libmariadb-dev libfcgi-bin nginx libargon2-dev pkg-config curl
               galera-4 mariadb-backup iproute2 supervisor logrotate)
 # promtool checks every metrics target's exposition (the service is not started, and need not run).
 TEST_DEB_PACKAGES=(prometheus)

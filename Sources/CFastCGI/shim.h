@@ -1,10 +1,10 @@
 #ifndef STOCKROOM_CFASTCGI_SHIM_H
 #define STOCKROOM_CFASTCGI_SHIM_H
-#include <fcgiapp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sched.h>
 #include <errno.h>
 #include <unistd.h>
 #include <grp.h>
@@ -16,7 +16,7 @@
 #include <linux/unix_diag.h>
 
 /* The pool's two internal signals are realtime signals (SIGRTMIN is a function call in glibc, not a
-   constant Swift can import), so SIGUSR1 (libfcgi's) and SIGUSR2 stay free for operators. */
+   constant Swift can import), so SIGUSR1 and SIGUSR2 stay free for operators. */
 
 /* Interrupts a thread blocked reading or writing a silent peer (idle monitor, end of a stop). */
 static inline int stockroom_interrupt_signal(void) { return SIGRTMIN + 1; }
@@ -34,6 +34,18 @@ static inline int stockroom_install_empty_handler(int signo) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;
     return sigaction(signo, &action, NULL);
+}
+
+#ifndef SCHED_BATCH
+#define SCHED_BATCH 3 /* <sched.h> defines it only under _GNU_SOURCE */
+#endif
+
+/* SCHED_BATCH for the calling thread: when nginx or MariaDB wakes it, it does not preempt them; it
+   runs once they block, which saves a pair of context switches per wake-up. Returns 0 or an errno. */
+static inline int stockroom_schedule_batch(void) {
+    struct sched_param param;
+    memset(&param, 0, sizeof param);
+    return pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
 }
 
 static inline int stockroom_block_in_thread(int signo) {

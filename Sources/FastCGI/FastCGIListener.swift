@@ -1,8 +1,7 @@
 import CFastCGI
 import Glibc
 
-/// The listening unix socket. Created here rather than with `FCGX_OpenSocket`, which calls
-/// `exit()` when bind fails; the file is born with mode 0660 (umask around bind), so no client
+/// The listening unix socket. The file is born with mode 0660 (umask around bind), so no client
 /// outside the owner and group can ever connect, and it is never a TCP port.
 public final class FastCGIListener: Sendable {
     public let path: String
@@ -13,7 +12,6 @@ public final class FastCGIListener: Sendable {
     }
 
     public init(path: String, group: String? = nil, backlog: Int32 = 1024) throws {
-        if FCGX_Init() != 0 { throw OpenError(description: "FCGX_Init failed") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(path.utf8)
@@ -83,7 +81,6 @@ public final class FastCGIListener: Sendable {
     /// Wakes every thread blocked in accept() and makes further accepts fail: for the final stop
     /// only. A reload keeps this socket for the threads it moves to the new settings.
     public func stopAccepting() {
-        FCGX_ShutdownPending()
         shutdown(fileDescriptor, Int32(SHUT_RDWR))
         unlink(path)
     }

@@ -1,5 +1,5 @@
-/// A request as the responder handles it: the FastCGI parameters copied out of libfcgi's memory
-/// (which is freed at `FCGX_Finish_r`) and the body, read to exactly CONTENT_LENGTH bytes.
+/// A request as the responder handles it: the FastCGI parameters the application reads and the
+/// body, read to exactly CONTENT_LENGTH bytes.
 public struct FastCGIRequest: Sendable {
     public enum BodyStatus: Sendable {
         case complete
@@ -48,6 +48,13 @@ public struct FastCGIResponse: Sendable {
     public func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(160 + body.count)
+        serialize(into: &bytes)
+        return bytes
+    }
+
+    /// Appends the status line, the headers and the body to `bytes` (the connection's output buffer,
+    /// after the record header it fills in afterwards).
+    public func serialize(into bytes: inout [UInt8]) {
         bytes.append(contentsOf: Self.statusLine(for: status))
         for header in headers {
             bytes.append(contentsOf: header.name.utf8)
@@ -66,7 +73,6 @@ public struct FastCGIResponse: Sendable {
         bytes.append(0x0D)
         bytes.append(0x0A)
         bytes.append(contentsOf: body)
-        return bytes
     }
 
     private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {

@@ -10,14 +10,14 @@ public protocol FastCGIResponder: AnyObject {
     func finish()
 }
 
-/// A fixed pool of threads that each call `FCGX_Accept_r` on their own request: no global accept
-/// mutex, so a thread pinned to an idle kept-alive nginx connection never holds up the others.
+/// A fixed pool of threads that each accept connections and read their requests on their own: no
+/// global accept mutex, so a thread pinned to an idle kept-alive nginx connection never holds up the others.
 /// `reload` replaces the responders (and the thread count) without closing a connection.
 public final class ResponderPool: Sendable {
     public struct Configuration: Sendable {
         public var threadCount: Int
         public var maxBodyBytes: Int
-        /// The FastCGI parameters the application reads; only these are copied out of libfcgi
+        /// The FastCGI parameters the application reads; only these are copied out of the records
         /// (nil: all). Copying ~35 nginx parameters into a dictionary was a third of a request's cost.
         public var parameterNames: Set<String>?
         /// Seconds a thread may wait on a silent peer (half a request, a body that stops, a reader
@@ -39,17 +39,15 @@ public final class ResponderPool: Sendable {
         let configuration: Configuration
         let logger: Logger
         let makeResponder: @Sendable (Int) -> FastCGIResponder
-        /// `parameterNames` as bytes, grouped by length, for matching names without making Strings.
-        let wantedNames: [Int: [[UInt8]]]?
+        /// `parameterNames` as bytes, for matching names without making Strings.
+        let wantedNames: FastCGIParameterNames?
 
         init(configuration: Configuration, logger: Logger, makeResponder: @escaping @Sendable (Int) -> FastCGIResponder) {
             assert(configuration.parameterNames.map { $0.contains("CONTENT_LENGTH") } ?? true, "the pool needs CONTENT_LENGTH")
             self.configuration = configuration
             self.logger = logger
             self.makeResponder = makeResponder
-            self.wantedNames = configuration.parameterNames.map { names in
-                Dictionary(grouping: names.map { Array($0.utf8) }, by: \.count)
-            }
+            self.wantedNames = configuration.parameterNames.map(FastCGIParameterNames.init)
         }
     }
 
@@ -177,11 +175,11 @@ public final class ResponderPool: Sendable {
         return (next, generation)
     }
 
-    /// A request was read: the thread serves it, with the current generation if it changed meanwhile.
+    /// A request was read whole: the thread handles it, with the current generation if it changed meanwhile.
     private func startServing(_ index: Int) -> Generation? {
         let now = Self.now()
         let (newer, rollover) = shared.withLock { shared in
-            shared.state.enter(.reading, index, now: now)
+            shared.state.enter(.handling, index, now: now)
             let newer = shared.state.switchBeforeServing(index) ? shared.current : nil
             return (newer, newer == nil ? nil : shared.state.finishRollover(now: now))
         }
@@ -203,53 +201,55 @@ public final class ResponderPool: Sendable {
 
     private func serve(slot index: Int) {
         stockroom_block_in_thread(Self.wakeupSignal)
+        // Woken by nginx (a request) or MariaDB (a result), a responder waits for them to block
+        // instead of preempting them: fewer context switches per request (benchmarks.md).
+        _ = stockroom_schedule_batch()
         var generation = shared.withLock { shared in
             shared.threadIDs[index] = pthread_self()
             shared.state.threadStarted(index)
             return shared.current
         }
         var responder = generation.makeResponder(index)
-        let scratch = UnsafeMutableBufferPointer<CChar>.allocate(capacity: 4096)
-        defer { scratch.deallocate() }
-        let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
-        request.initialize(to: FCGX_Request())
-        // libfcgi is given no listening socket: connections are accepted here, so the pool knows
-        // each thread's connection (for the idle monitor). When a connection ends, FCGX_Accept_r's
-        // accept on -1 fails at once and the loop comes back here.
-        FCGX_InitRequest(request, -1, 0)
+        // One connection object (and its buffers) for the thread's life, given each accepted socket.
+        let connection = FastCGIConnection(transport: FastCGISocket(fileDescriptor: -1))
+        connection.onReadWait = { [self] in self.enter(.reading, index) }
+        connection.onWriteWait = { [self] in self.enter(.writing, index) }
+        var socket: Int32 = -1
         while true {
-            let (next, latest) = boundary(index, connection: request.pointee.ipcFd)
+            let (next, latest) = boundary(index, connection: socket)
             if next == .exit { break }
             if next == .switchGeneration {
                 generation = latest
                 responder = replace(responder, with: generation, slot: index)
             }
-            if request.pointee.ipcFd < 0 {
+            if socket < 0 {
                 // Either way the loop's top decides next: serve, switch, or exit; on success it
                 // records the connection, and a thread woken late by a reload switches first.
-                acceptConnection(into: request, slot: index, logger: generation.logger)
+                socket = acceptConnection(slot: index, logger: generation.logger)
+                if socket >= 0 { connection.reset(transport: FastCGISocket(fileDescriptor: socket)) }
                 continue
             }
-            // Even when stopping, go on into FCGX_Accept_r: it serves the next request on a
-            // kept-alive connection, and fails once that connection is gone.
-            if FCGX_Accept_r(request) < 0 {
-                continue  // the connection ended (closed, interrupted, or garbage): accept the next
+            // Even when stopping, read on: a kept-alive connection is served until nginx closes it
+            // (or the stop's grace period ends and an interrupt cuts the wait short).
+            let incoming: FastCGIRequest
+            switch connection.nextRequest(maxBodyBytes: generation.configuration.maxBodyBytes, wanted: generation.wantedNames) {
+            case .closed:
+                close(socket)
+                socket = -1
+                continue
+            case .request(let request):
+                incoming = request
             }
             if let newer = startServing(index) {
                 generation = newer
                 responder = replace(responder, with: generation, slot: index)
             }
-            if FCGX_GetError(request.pointee.in) != 0 {
-                // libfcgi hands over a request whose parameters were cut off by a read error (the
-                // idle monitor's interrupt): not a request to answer. Close the connection.
-                request.pointee.keepConnection = 0
-                FCGX_Finish_r(request)
-                continue
+            let response = responder.respond(to: incoming)
+            if !connection.send(response) || !connection.keepConnection {
+                close(socket)
+                socket = -1
             }
-            answer(request, with: responder, slot: index, scratch: scratch, generation: generation)
         }
-        FCGX_Free(request, 1)
-        request.deallocate()
         responder.finish()
         let now = Self.now()
         let (rollover, latest) = shared.withLock { shared in
@@ -260,9 +260,9 @@ public final class ResponderPool: Sendable {
         finished.signal()
     }
 
-    /// Accepts the next connection for `request`; libfcgi then reads its requests. Interrupted
-    /// (woken for a reload, or the listener shut down by a stop) or failed, it leaves `request` as it was.
-    private func acceptConnection(into request: UnsafeMutablePointer<FCGX_Request>, slot index: Int, logger: Logger) {
+    /// Accepts the next connection: its socket, or -1 when interrupted (woken for a reload, or the
+    /// listener shut down by a stop) or failed.
+    private func acceptConnection(slot index: Int, logger: Logger) -> Int32 {
         let accepted = stockroom_accept_wakeable(listener.fileDescriptor, Self.wakeupSignal)
         if accepted < 0 {
             let error = errno
@@ -271,35 +271,11 @@ public final class ResponderPool: Sendable {
                 logger.warning("accept failed", metadata: ["errno": "\(error)"])
                 usleep(10_000)
             }
-            return
+            return -1
         }
         _ = fcntl(accepted, F_SETFD, FD_CLOEXEC)
         let now = Self.now()
         shared.withLock { $0.state.accepted(index, connection: accepted, now: now) }
-        request.pointee.ipcFd = accepted
-        // FCGX_Accept_r first finishes the "previous" request and would close this fd unless the
-        // connection counts as kept.
-        request.pointee.keepConnection = 1
-        // "Detached" makes libfcgi close the connection plainly instead of half-closing it and
-        // waiting up to 2 s for the peer: the body is always drained here, and a silent peer
-        // (interrupted by the idle monitor) must not hold the thread for 2 s more.
-        request.pointee.detached = 1
-    }
-
-    /// Reads the request's body, has `responder` answer it, writes the answer in one write and
-    /// finishes the request (the connection stays for the next one).
-    private func answer(_ request: UnsafeMutablePointer<FCGX_Request>, with responder: FastCGIResponder, slot index: Int,
-                        scratch: UnsafeMutableBufferPointer<CChar>, generation: Generation) {
-        let incoming = read(request, scratch: scratch, generation: generation)
-        enter(.handling, index)
-        let response = responder.respond(to: incoming)
-        let bytes = response.serialized()
-        enter(.writing, index)
-        bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in
-                _ = FCGX_PutStr(chars.baseAddress, Int32(chars.count), request.pointee.out)
-            }
-        }
-        FCGX_Finish_r(request)
+        return accepted
     }
 }

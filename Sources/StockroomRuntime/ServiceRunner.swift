@@ -2,7 +2,7 @@ import Glibc
 import Logging
 
 /// A part of a daemon with a start and a graceful stop: the shape of swift-service-lifecycle's
-/// services, on threads, since the daemons' work is blocking C calls (libfcgi's accept, Connector/C).
+/// services, on threads, since the daemons' work is blocking C calls (accept, Connector/C).
 public protocol DaemonService: AnyObject {
     var name: String { get }
     /// Starts the part's threads; returns once it serves.

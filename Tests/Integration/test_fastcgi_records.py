@@ -464,8 +464,8 @@ def _unknown_records():
     # Each case ends with what completes a GET /health/live on the same connection: the responder
     # either answers it or closes the connection.
     return {
-        # libfcgi 2.4.2 answers FCGI_UNKNOWN_TYPE but does not skip the record's content, which it
-        # then reads as the next header (version 0): the connection is closed.
+        # Answered with FCGI_UNKNOWN_TYPE, the record's content skipped, then the request served
+        # (libfcgi 2.4.2 read that content as the next header and closed the connection).
         "type 99 management record with content": fcgi_record(99, 0, b"\x00" * 8) + whole,
         "type 255 management record with padding": fcgi_record(255, 0, b"zz", padding=6) + whole,
         "type 99 with the request id, before PARAMS": b + fcgi_record(99, 1, b"z" * 300, padding=255) + p + s,

@@ -7,6 +7,15 @@ import Testing
         Request(method: "GET", path: "/", query: query).queryValue(name)
     }
 
+    @Test(arguments: ["limit=20", "limit=20&after=5", "a=1=2", "=x&a=", "a", "a&a=2", "&a=1&", "limit=&after=",
+                      "A=1&a=2", "ab=1&a=3", "a==", "x=1&&a=b&", ""])
+    func theByteLevelPathAgreesWithDecoding(query: String) {
+        let request = Request(method: "GET", path: "/", query: query)
+        for name in ["a", "A", "limit", "after", "x", ""] {
+            #expect(request.queryValue(name) == request.decodedQueryValue(name), "\(name) in \(query)")
+        }
+    }
+
     @Test func plainValues() {
         #expect(value("limit", in: "limit=10&after=5") == "10")
         #expect(value("after", in: "limit=10&after=5") == "5")

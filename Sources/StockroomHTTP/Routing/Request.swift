@@ -26,6 +26,22 @@ public struct Request: Sendable {
     /// The value of a query parameter (first occurrence), percent-decoded; a value whose
     /// percent-encoding is broken comes back undecoded, so validation refuses it.
     public func queryValue(_ name: String) -> String? {
+        // The usual query (ASCII, nothing encoded) is matched byte by byte: decoding every pair
+        // cost a list of 20 products 22k instructions, a tenth of the request.
+        guard query.utf8.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "%") && $0 != UInt8(ascii: "+") }) else {
+            return decodedQueryValue(name)
+        }
+        for pair in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            guard pair[..<(equals ?? pair.endIndex)].elementsEqual(name.utf8) else { continue }
+            guard let equals else { return "" }
+            return String(Substring(pair[pair.index(after: equals)...]))
+        }
+        return nil
+    }
+
+    /// Every pair percent-decoded: the rule `queryValue` follows, byte by byte when nothing is encoded.
+    func decodedQueryValue(_ name: String) -> String? {
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             if Self.percentDecoded(String(parts[0])) == name {
