@@ -22,8 +22,10 @@ let package = Package(
         .systemLibrary(name: "CFastCGI"),
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CArgon2", pkgConfig: "libargon2", providers: [.apt(["libargon2-dev"])]),
+        // A value behind a pthread mutex, for the contended locks (FastCGI's pool, the log output).
+        .target(name: "PthreadLock"),
         .target(name: "FastCGI", dependencies: [
-            "CFastCGI",
+            "CFastCGI", "PthreadLock",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "MariaDB", dependencies: [
@@ -34,7 +36,7 @@ let package = Package(
         // Process plumbing shared by the daemons: the environment file, signals, systemd notify,
         // the metrics exposition (process metrics, build version, the worker's loopback listener).
         .target(name: "StockroomRuntime", dependencies: [
-            "MariaDB",
+            "MariaDB", "PthreadLock",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], plugins: ["BuildVersion"]),

@@ -183,7 +183,7 @@ sv_program() {
 pid_then_exec() { printf "/bin/sh -c 'echo \$\$ >%s && exec env --default-signal %s'" "$1" "$2"; }
 
 render_supervisord() {
-    local i port common responder worker mariadb_args=""
+    local i port common responder worker stop_secs mariadb_args=""
     (( EUID == 0 )) && mariadb_args=" --user=root"
     common="$(stack_settings; settings_lines "${COMMON_SETTINGS[@]}")"
     responder="$( (printf '%s\n' "$common"; settings_lines "${RESPONDER_SETTINGS[@]}"
@@ -210,12 +210,13 @@ render_supervisord() {
             "process_name=responder-%(process_num)d" stopwaitsecs=20 priority=20 \
             "environment=$responder,STOCKROOM_SOCKET=\"$STACK_DIR/fcgi-%(process_num)d.sock\""
         # One section a worker rather than numprocs: each has a metrics port of its own.
+        stop_secs="$(worker_stop_seconds)"
         for ((i = 1; i <= STOCKROOM_WORKERS; i++)); do
             port=$((10#${WORKER_METRICS_PORT:-0}))
             (( port == 0 )) || port=$((port + i - 1))
             [[ -z "$WORKER_METRICS_PORT" ]] && port="" || port=",STOCKROOM_WORKER_METRICS_ADDRESS=\"127.0.0.1:$port\""
             sv_program "worker-$i" "$(pid_then_exec "$STACK_DIR/worker-$i.pid" "$BIN_DIR/stockroom-worker")" \
-                "$STACK_DIR/worker-$i.log" "stopwaitsecs=$(worker_stop_seconds)" priority=30 "environment=$worker$port"
+                "$STACK_DIR/worker-$i.log" "stopwaitsecs=$stop_secs" priority=30 "environment=$worker$port"
         done
         if (( STOCKROOM_WORKERS > 0 )); then
             printf '\n[group:workers]\nprograms=%s\n' "$(seq -f 'worker-%g' -s , 1 "$STOCKROOM_WORKERS")"
@@ -386,7 +387,6 @@ render_nginx() {
 # responders) reloads it, else supervisord starts it.
 start_nginx() {
     command -v nginx >/dev/null || die "nginx not found; run: scripts/deps.sh"
-    mkdir -p "$NGINX_PREFIX"
     render_nginx "$NGINX_CONF.new"
     local pid changed=0
     cmp -s "$NGINX_CONF.new" "$NGINX_CONF" || changed=1

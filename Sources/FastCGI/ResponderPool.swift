@@ -1,6 +1,7 @@
 import CFastCGI
 import Foundation
 import Logging
+import PthreadLock
 
 /// Answers requests on one thread; the pool makes one per thread, on that thread, so whatever it
 /// owns (a database connection) is only ever used there.
@@ -88,13 +89,13 @@ public final class ResponderPool: Sendable {
     }
 
     let listener: FastCGIListener
-    let shared: PoolLock<Shared>
+    let shared: PthreadLock<Shared>
     let finished = DispatchSemaphore(value: 0)
 
     public init(listener: FastCGIListener, configuration: Configuration, logger: Logger,
                 makeResponder: @escaping @Sendable (Int) -> FastCGIResponder) {
         self.listener = listener
-        self.shared = PoolLock(Shared(current: Generation(configuration: configuration, logger: logger,
+        self.shared = PthreadLock(Shared(current: Generation(configuration: configuration, logger: logger,
                                                        makeResponder: makeResponder)))
     }
 

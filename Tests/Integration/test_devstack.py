@@ -16,9 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import shlex
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -115,10 +113,8 @@ def test_up_restarts_only_the_programs_whose_settings_changed():
     assert stack_pids() == before, "an `up` with nothing changed restarted something"
 
     # A worker setting: the workers restart, nothing else does.
-    env = dict(os.environ, STOCKROOM_WORKER_POLL_INTERVAL="0.35")
     try:
-        up = subprocess.run(shlex.split(os.environ["STOCKROOM_STACK"]) + ["up"], env=env, text=True,
-                            capture_output=True, timeout=300)
+        up = run_stack("up", env={"STOCKROOM_WORKER_POLL_INTERVAL": "0.35"})
         assert up.returncode == 0, up.stderr[-3000:]
         after = stack_pids()
         changed = {name for name in before if after[name] != before[name]}

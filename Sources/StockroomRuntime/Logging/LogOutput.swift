@@ -1,15 +1,14 @@
 import Foundation
 import Glibc
 import Logging
+import PthreadLock
 
 /// Where every logger of the process writes: formats each event as one line, holds back repeated
 /// warnings and errors (`RepeatedLineSummarizer`) and writes each line with one write(2).
 /// Warnings and above only: info lines such as the worker's `Order #<id> processed` are never
-/// held back. The summarizer's state is behind a pthread mutex, not `Synchronization.Mutex`, for
-/// the reason FastCGI's PoolLock gives: during a database outage every responder thread logs a
-/// warning per request, so the lock is contended. This type is the lock, so it vouches for its own
-/// Sendable.
-public final class LogOutput: @unchecked Sendable {
+/// held back. The summarizer is behind a `PthreadLock`: during a database outage every responder
+/// thread logs a warning per request, so the lock is contended.
+public final class LogOutput: Sendable {
     /// Metadata that differs from one request to the next, so it does not tell lines apart; the
     /// summary lines leave it out.
     public static let perRequestKeys: Set<String> = ["request.id", "thread"]
@@ -19,8 +18,7 @@ public final class LogOutput: @unchecked Sendable {
     private let write: @Sendable (String) -> Void
     private let monotonicSeconds: @Sendable () -> Double
     private let epochMilliseconds: @Sendable () -> Int64
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var summarizer: RepeatedLineSummarizer
+    private let summarizer: PthreadLock<RepeatedLineSummarizer>
 
     public init(format: LogLineFormat, summaryInterval: Double,
                 write: @escaping @Sendable (String) -> Void = LogOutput.writeToStandardError,
@@ -30,15 +28,7 @@ public final class LogOutput: @unchecked Sendable {
         self.write = write
         self.monotonicSeconds = monotonicSeconds
         self.epochMilliseconds = epochMilliseconds
-        summarizer = RepeatedLineSummarizer(interval: summaryInterval)
-        mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        summarizer = PthreadLock(RepeatedLineSummarizer(interval: summaryInterval))
     }
 
     /// Seconds; 0 writes every line. A reload may change it.
@@ -91,9 +81,7 @@ public final class LogOutput: @unchecked Sendable {
     }
 
     private func locked<Result>(_ body: (inout RepeatedLineSummarizer) -> Result) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(&summarizer)
+        summarizer.withLock(body)
     }
 
     /// One write(2) per line where the kernel takes it whole, so lines from different threads do

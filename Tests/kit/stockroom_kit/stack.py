@@ -90,10 +90,12 @@ def run_ctl(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.Comp
     )
 
 
-def run_stack(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_stack(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The stack's script with ARGS; `env` adds variables to this process's environment for it."""
     stack = required_env("STOCKROOM_STACK")
     return subprocess.run(
-        shlex.split(stack) + list(args), text=True, capture_output=True, timeout=timeout
+        shlex.split(stack) + list(args), text=True, capture_output=True, timeout=timeout,
+        env=dict(os.environ, **env) if env else None,
     )
 
 
