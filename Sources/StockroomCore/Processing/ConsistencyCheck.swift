@@ -74,14 +74,19 @@ public enum ConsistencyCheck {
             }
         }
 
-        /// Codes whose counter is not their non-cancelled orders, or is above their limit.
+        /// Codes whose counter is not their non-cancelled orders, or is above their limit with an order
+        /// placed since the code's last edit: an admin may lower the limit below the redemptions (PUT
+        /// keeps them), and only an order after that can have broken it.
         struct RedemptionsOffOrders: MariaDBQuery {
             var sql: String {
                 """
                 SELECT c.id, c.redemptions, COALESCE(o.used, 0), c.max_redemptions FROM promo_codes c
                 LEFT JOIN (SELECT promo_code_id, COUNT(*) AS used FROM orders WHERE status <> 'cancelled' AND promo_code_id IS NOT NULL
                            GROUP BY promo_code_id) o ON o.promo_code_id = c.id
-                WHERE c.redemptions <> COALESCE(o.used, 0) OR c.redemptions > COALESCE(c.max_redemptions, c.redemptions)
+                WHERE c.redemptions <> COALESCE(o.used, 0)
+                   OR (c.redemptions > COALESCE(c.max_redemptions, c.redemptions)
+                       AND EXISTS (SELECT 1 FROM orders a WHERE a.promo_code_id = c.id AND a.status <> 'cancelled'
+                                   AND a.created_at > c.updated_at))
                 ORDER BY c.id
                 """
             }
@@ -92,7 +97,8 @@ public enum ConsistencyCheck {
             }
         }
 
-        /// Per code and user: the counter against that user's non-cancelled orders and the per-user limit.
+        /// Per code and user: the counter against that user's non-cancelled orders, and the per-user
+        /// limit when that user has an order with the code since its last edit (as above).
         struct UserRedemptionsOffOrders: MariaDBQuery {
             var sql: String {
                 """
@@ -105,7 +111,9 @@ public enum ConsistencyCheck {
                            WHERE status <> 'cancelled' AND promo_code_id IS NOT NULL GROUP BY promo_code_id, user_id) o
                   ON o.promo_code_id = k.promo_code_id AND o.user_id = k.user_id
                 WHERE COALESCE(u.redemptions, 0) <> COALESCE(o.used, 0)
-                   OR COALESCE(u.redemptions, 0) > COALESCE(c.max_per_user, COALESCE(u.redemptions, 0))
+                   OR (COALESCE(u.redemptions, 0) > COALESCE(c.max_per_user, COALESCE(u.redemptions, 0))
+                       AND EXISTS (SELECT 1 FROM orders a WHERE a.promo_code_id = k.promo_code_id AND a.user_id = k.user_id
+                                   AND a.status <> 'cancelled' AND a.created_at > c.updated_at))
                 ORDER BY k.promo_code_id, k.user_id
                 """
             }
