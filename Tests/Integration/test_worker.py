@@ -7,6 +7,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import requests
+
 from stockroom_kit.client import (
     ORDERS,
     Api,
@@ -18,6 +20,7 @@ from stockroom_kit.client import (
     place_order,
     wait_order_status,
 )
+from stockroom_kit.metrics import worker_address_in
 from stockroom_kit.stack import (
     exit_status,
     log_size,
@@ -145,3 +148,12 @@ def test_worker_stops_cleanly_on_sigterm_and_is_restarted():
         time.sleep(0.1)
     else:
         raise AssertionError("worker-1 was not restarted after its clean exit")
+    # ... and the new worker serves again: it names its metrics address anew and answers there.
+    def serving() -> bool:
+        address = worker_address_in(read_log_from(log, before))
+        try:
+            return bool(address) and requests.get(f"http://{address}/metrics", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    assert wait_for(serving, 15, 0.1), f"the restarted worker-1 does not serve its metrics:\n{read_log_from(log, before)[-2000:]}"

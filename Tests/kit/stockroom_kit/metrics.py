@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .stack import base_url, responder_indexes, stack_dir
+from .stack import base_url, responder_indexes, run_stack, stack_dir
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^"}]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)(\s+-?\d+)?$')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -118,8 +118,13 @@ def responder_targets() -> dict[str, str]:
 
 def worker_address(log: Path) -> str | None:
     """The address a worker last said it serves its metrics on (its latest start)."""
+    return worker_address_in(log.read_text(errors="replace"))
+
+
+def worker_address_in(text: str) -> str | None:
+    """The last metrics address named in a worker's log text."""
     found = None
-    for line in log.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         m = _LISTENING.search(line)
         if m:
             found = m.group(1) or m.group(2)
@@ -169,3 +174,25 @@ def promtool() -> str:
 def promtool_check(text: str) -> subprocess.CompletedProcess:
     """`promtool check metrics` on an exposition: exit 0 and nothing printed when it has nothing to say."""
     return subprocess.run([promtool(), "check", "metrics"], input=text, text=True, capture_output=True, timeout=30)
+
+
+def stack_gaps() -> list[str]:
+    """What of the stack is not whole right now: `devstack.sh status` (every program RUNNING under
+    supervisord, /health 200) and every responder's and worker's metrics target answering 200.
+    Empty when whole. A restarted program is RUNNING before it serves, so the targets are asked too."""
+    gaps = []
+    status = run_stack("status", timeout=30)
+    if status.returncode != 0:
+        gaps.append(f"devstack status exits {status.returncode}:\n{status.stdout[-1500:]}{status.stderr[-500:]}")
+    try:
+        targets = all_targets()
+    except AssertionError as e:
+        return gaps + [str(e)[:500]]
+    for name, url in targets.items():
+        try:
+            code = requests.get(url, timeout=5).status_code
+        except requests.RequestException as e:
+            code = type(e).__name__
+        if code != 200:
+            gaps.append(f"{name} ({url}): {code}")
+    return gaps

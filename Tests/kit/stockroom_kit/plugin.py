@@ -3,6 +3,7 @@ users, admins, products) and the "observations" section of the terminal summary.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -20,7 +21,8 @@ from .client import (
     new_customer,
     unique_name,
 )
-from .stack import base_url
+from .metrics import stack_gaps
+from .stack import base_url, continue_all_stopped
 
 # --------------------------------------------------------------------------
 # Observations (issue 4): measured figures printed at the end of the run, even with -q
@@ -43,6 +45,24 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 # --------------------------------------------------------------------------
 # Fixtures
+
+# How long a module's restarts may take to settle (supervisord's backoff, a worker's reconnect).
+STACK_SETTLE_SECONDS = 30
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_leaves_the_stack_whole():
+    """After each module: every program runs and every target answers again, or the module errs.
+    A test that restarts or stops a program must wait for it to come back; otherwise the next
+    module fails on its leftovers (CI of 11acf70: a worker restarted by test_worker was not yet
+    serving its metrics when test_worker_metrics scraped it)."""
+    yield
+    continue_all_stopped()
+    deadline = time.monotonic() + STACK_SETTLE_SECONDS
+    while (gaps := stack_gaps()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if gaps:
+        pytest.fail(f"the module left the stack broken for {STACK_SETTLE_SECONDS} s:\n" + "\n".join(gaps), pytrace=False)
 
 
 @pytest.fixture(scope="session")
