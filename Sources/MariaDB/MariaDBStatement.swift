@@ -19,6 +19,12 @@ final class MariaDBStatement {
         let lengths: UnsafeMutablePointer<UInt>
         let nulls: UnsafeMutablePointer<my_bool>
         let errors: UnsafeMutablePointer<my_bool>
+        /// A result's text and column ends, row after row, written here first and copied out once
+        /// per result: one allocation each per result, not per row. Reused by the next result.
+        private(set) var text: UnsafeMutablePointer<UInt8>
+        private(set) var textCapacity = 1024
+        private(set) var ends: UnsafeMutablePointer<Int32>
+        private(set) var endsCapacity = 256
 
         init(metadata: UnsafeMutablePointer<MYSQL_RES>) {
             var capacities: [Int] = []
@@ -72,9 +78,47 @@ final class MariaDBStatement {
                 binds[index].is_unsigned = kinds[index] == .unsignedInteger ? 1 : 0
             }
             self.buffers = buffers
+            text = .allocate(capacity: textCapacity)
+            ends = .allocate(capacity: endsCapacity)
+        }
+
+        /// Room for `count` more bytes after `used` ones, and for `columns` more ends after `usedEnds`.
+        func reserve(text count: Int, after used: Int, ends columns: Int, after usedEnds: Int) {
+            if used + count > textCapacity {
+                let capacity = max(textCapacity * 2, used + count)
+                let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+                grown.moveInitialize(from: text, count: used)
+                text.deallocate()
+                text = grown
+                textCapacity = capacity
+            }
+            if usedEnds + columns > endsCapacity {
+                let capacity = max(endsCapacity * 2, usedEnds + columns)
+                let grown = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
+                grown.moveInitialize(from: ends, count: usedEnds)
+                ends.deallocate()
+                ends = grown
+                endsCapacity = capacity
+            }
+        }
+
+        /// After a large result, back to the first sizes: a statement keeps no large buffer around.
+        func shrink() {
+            if textCapacity > 1 << 16 {
+                text.deallocate()
+                textCapacity = 1024
+                text = .allocate(capacity: textCapacity)
+            }
+            if endsCapacity > 1 << 14 {
+                ends.deallocate()
+                endsCapacity = 256
+                ends = .allocate(capacity: endsCapacity)
+            }
         }
 
         deinit {
+            text.deallocate()
+            ends.deallocate()
             for buffer in buffers { buffer.deallocate() }
             binds.deallocate()
             lengths.deallocate()
@@ -131,16 +175,36 @@ final class MariaDBStatement {
         if let results, results.columnCount > 0 {
             defer { mysql_stmt_free_result(handle) }
             guard mysql_stmt_bind_result(handle, results.binds) == 0 else { throw lastError() }
+            let columnCount = results.columnCount
+            var textCount = 0
+            var rowCount = 0
+            defer { results.shrink() }
             fetching: while true {
                 let status = mysql_stmt_fetch(handle)
                 switch status {
                 case 0, MYSQL_DATA_TRUNCATED:
-                    rows.append(try currentRow(results))
+                    textCount = try writeCurrentRow(results, at: textCount, endsAt: rowCount * columnCount)
+                    rowCount += 1
                 case MYSQL_NO_DATA:
                     break fetching
                 default:
                     // A failed fetch is an error, never the end of the rows.
                     throw lastError()
+                }
+            }
+            if rowCount > 0 {
+                var storage: [UInt8] = []
+                storage.append(contentsOf: UnsafeBufferPointer(start: results.text, count: textCount))
+                var ends: [Int32] = []
+                ends.append(contentsOf: UnsafeBufferPointer(start: results.ends, count: rowCount * columnCount))
+                rows.reserveCapacity(rowCount)
+                var start = 0
+                for row in 0..<rowCount {
+                    let firstColumn = row * columnCount
+                    rows.append(MariaDBRow(storage: storage, ends: ends, firstColumn: firstColumn, start: start, count: columnCount))
+                    for column in 0..<columnCount where results.ends[firstColumn + column] >= 0 {
+                        start = Int(results.ends[firstColumn + column])
+                    }
                 }
             }
         }
@@ -196,96 +260,108 @@ final class MariaDBStatement {
         return (pointer, bytes.count)
     }
 
-    private func currentRow(_ results: ResultLayout) throws -> MariaDBRow {
+    /// Writes the fetched row's columns as text after the result's first `offset` bytes, and their
+    /// end offsets from `endsAt`; the result's byte count after it. The row's size is known before
+    /// any byte is written: integers take at most 20 bytes, times 19, text its fetched length.
+    private func writeCurrentRow(_ results: ResultLayout, at offset: Int, endsAt firstColumn: Int) throws -> Int {
         let columnCount = results.columnCount
-        var storage: [UInt8] = []
-        storage.reserveCapacity(128)
-        var ends: [Int32] = []
-        ends.reserveCapacity(columnCount)
+        var size = 0
+        for index in 0..<columnCount where results.nulls[index] == 0 {
+            switch results.kinds[index] {
+            case .signedInteger, .unsignedInteger: size += 20
+            case .date, .dateTime: size += 19
+            case .text: size += Int(results.lengths[index])
+            }
+        }
+        results.reserve(text: size, after: offset, ends: columnCount, after: firstColumn)
+        let text = results.text
+        let ends = results.ends + firstColumn
+        var position = offset
         for index in 0..<columnCount {
-            if results.nulls[index] != 0 {
-                ends.append(-1)
+            guard results.nulls[index] == 0 else {
+                ends[index] = -1
                 continue
             }
+            let target = text + position
+            let source = results.buffers[index]
             switch results.kinds[index] {
             case .signedInteger:
-                Self.appendDecimal(results.buffers[index].load(as: Int64.self), to: &storage)
+                let value = source.load(as: Int64.self)
+                position += Self.writeDecimal(value.magnitude, negative: value < 0, to: target)
             case .unsignedInteger:
-                Self.appendDecimal(results.buffers[index].load(as: UInt64.self), to: &storage)
+                position += Self.writeDecimal(source.load(as: UInt64.self), negative: false, to: target)
             case .date, .dateTime:
-                Self.appendDateTime(results.buffers[index].load(as: MYSQL_TIME.self), withTime: results.kinds[index] == .dateTime,
-                                    to: &storage)
+                position += Self.writeDateTime(source.load(as: MYSQL_TIME.self), withTime: results.kinds[index] == .dateTime,
+                                               to: target)
             case .text:
                 let length = Int(results.lengths[index])
                 if length <= results.capacities[index] {
-                    let bytes = results.buffers[index].assumingMemoryBound(to: UInt8.self)
-                    storage.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length))
+                    target.initialize(from: source.assumingMemoryBound(to: UInt8.self), count: length)
                 } else {
-                    storage.append(contentsOf: try fetchWhole(column: index, length: length, type: results.binds[index].buffer_type))
+                    try fetchWhole(column: index, into: target, length: length, type: results.binds[index].buffer_type)
                 }
+                position += length
             }
-            ends.append(Int32(storage.count))
+            ends[index] = Int32(position)
         }
-        return MariaDBRow(storage: storage, ends: ends)
+        return position
     }
 
-    private static func appendDecimal<T: BinaryInteger>(_ value: T, to storage: inout [UInt8]) {
-        if value < 0 { storage.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            for position in stride(from: count - 1, through: 0, by: -1) { storage.append(buffer[position]) }
+    /// Writes `magnitude` in decimal (after a `-` when `negative`); the bytes written, at most 20.
+    private static func writeDecimal(_ magnitude: UInt64, negative: Bool, to target: UnsafeMutablePointer<UInt8>) -> Int {
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        var position = 0
+        if negative { target[0] = UInt8(ascii: "-"); position = 1 }
+        var value = magnitude
+        for offset in stride(from: position + digits - 1, through: position, by: -1) {
+            target[offset] = UInt8(truncatingIfNeeded: value % 10) &+ 0x30
+            value /= 10
         }
+        return position + digits
     }
 
-    /// `YYYY-MM-DD hh:mm:ss` (DATE: `YYYY-MM-DD`), the text form MariaDB itself gives. Whether the
-    /// time is written follows the column's type, not `time_type`: the binary protocol sends a
-    /// DATETIME at 00:00:00 as a date alone, and Connector/C then marks it MYSQL_TIMESTAMP_DATE.
-    private static func appendDateTime(_ time: MYSQL_TIME, withTime: Bool, to storage: inout [UInt8]) {
-        func two(_ value: UInt32) {
-            storage.append(UInt8(value / 10 % 10) + 0x30)
-            storage.append(UInt8(value % 10) + 0x30)
+    /// `YYYY-MM-DD hh:mm:ss` (DATE: `YYYY-MM-DD`), the text form MariaDB itself gives; the bytes
+    /// written. Whether the time is written follows the column's type, not `time_type`: the binary
+    /// protocol sends a DATETIME at 00:00:00 as a date alone, and Connector/C then marks it
+    /// MYSQL_TIMESTAMP_DATE.
+    private static func writeDateTime(_ time: MYSQL_TIME, withTime: Bool, to target: UnsafeMutablePointer<UInt8>) -> Int {
+        func two(_ value: UInt32, at offset: Int) {
+            target[offset] = UInt8(truncatingIfNeeded: value / 10 % 10) &+ 0x30
+            target[offset + 1] = UInt8(truncatingIfNeeded: value % 10) &+ 0x30
         }
-        two(time.year / 100)
-        two(time.year % 100)
-        storage.append(UInt8(ascii: "-"))
-        two(time.month)
-        storage.append(UInt8(ascii: "-"))
-        two(time.day)
-        guard withTime else { return }
-        storage.append(UInt8(ascii: " "))
-        two(time.hour)
-        storage.append(UInt8(ascii: ":"))
-        two(time.minute)
-        storage.append(UInt8(ascii: ":"))
-        two(time.second)
+        two(time.year / 100, at: 0)
+        two(time.year % 100, at: 2)
+        target[4] = UInt8(ascii: "-")
+        two(time.month, at: 5)
+        target[7] = UInt8(ascii: "-")
+        two(time.day, at: 8)
+        guard withTime else { return 10 }
+        target[10] = UInt8(ascii: " ")
+        two(time.hour, at: 11)
+        target[13] = UInt8(ascii: ":")
+        two(time.minute, at: 14)
+        target[16] = UInt8(ascii: ":")
+        two(time.second, at: 17)
+        return 19
     }
 
-    /// A value longer than the column's buffer: fetch it again into a buffer of its full length.
-    private func fetchWhole(column index: Int, length: Int, type: enum_field_types) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: length)
+    /// A value longer than the column's buffer: fetch it again, whole, straight into `target`.
+    private func fetchWhole(column index: Int, into target: UnsafeMutablePointer<UInt8>, length: Int,
+                            type: enum_field_types) throws {
         var bind = MYSQL_BIND()
         var fetchedLength: UInt = 0
-        try bytes.withUnsafeMutableBytes { buffer in
-            bind.buffer_type = type
-            bind.buffer = buffer.baseAddress
-            bind.buffer_length = UInt(length)
-            try withUnsafeMutablePointer(to: &fetchedLength) { lengthPointer in
-                bind.length = lengthPointer
-                guard mysql_stmt_fetch_column(handle, &bind, UInt32(index), 0) == 0 else {
-                    throw lastError()
-                }
+        target.initialize(repeating: 0, count: length)
+        bind.buffer_type = type
+        bind.buffer = UnsafeMutableRawPointer(target)
+        bind.buffer_length = UInt(length)
+        try withUnsafeMutablePointer(to: &fetchedLength) { lengthPointer in
+            bind.length = lengthPointer
+            guard mysql_stmt_fetch_column(handle, &bind, UInt32(index), 0) == 0 else {
+                throw lastError()
             }
         }
-        return bytes
     }
 
     private func lastError() -> MariaDBError {

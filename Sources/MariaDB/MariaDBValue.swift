@@ -12,29 +12,38 @@ extension MariaDBValue: ExpressibleByIntegerLiteral, ExpressibleByStringLiteral 
 }
 
 /// One row of a result, every column as the text (or bytes) the API needs: integers in decimal,
-/// DECIMAL exact as text, DATETIME as `YYYY-MM-DD hh:mm:ss`. Stored in one buffer per row.
+/// DECIMAL exact as text, DATETIME as `YYYY-MM-DD hh:mm:ss`. The rows of one result share one
+/// buffer (and one array of column ends), so a result takes two allocations, not two per row.
 public struct MariaDBRow: Sendable {
     private let storage: [UInt8]
-    /// End offset of each column in `storage`; -1 for NULL (the column then takes no bytes).
+    /// End offset of each column in `storage`, row after row; -1 for NULL (the column then takes no bytes).
     private let ends: [Int32]
+    /// This row's first column in `ends`, and where its bytes start in `storage`.
+    private let firstColumn: Int
+    private let start: Int
+    public let count: Int
 
-    init(storage: [UInt8], ends: [Int32]) {
+    init(storage: [UInt8], ends: [Int32], firstColumn: Int, start: Int, count: Int) {
         self.storage = storage
         self.ends = ends
+        self.firstColumn = firstColumn
+        self.start = start
+        self.count = count
     }
-
-    public var count: Int { ends.count }
 
     /// The column's bytes without copying them; nil for NULL.
     public func slice(_ index: Int) -> ArraySlice<UInt8>? {
-        guard ends[index] >= 0 else { return nil }
-        var start = 0
+        precondition(index >= 0 && index < count, "column \(index) of a row of \(count)")
+        let end = ends[firstColumn + index]
+        guard end >= 0 else { return nil }
+        var begin = start
         var previous = index - 1
         while previous >= 0 {
-            if ends[previous] >= 0 { start = Int(ends[previous]); break }
+            let previousEnd = ends[firstColumn + previous]
+            if previousEnd >= 0 { begin = Int(previousEnd); break }
             previous -= 1
         }
-        return storage[start..<Int(ends[index])]
+        return storage[begin..<Int(end)]
     }
 
     public func bytes(_ index: Int) -> [UInt8]? { slice(index).map { Array($0) } }

@@ -195,4 +195,34 @@ struct MariaDBConnectionTests {
         let error = try #require(throws: MariaDBDecodingError.self) { try connection.first(Label(id: 3)) }
         #expect(error.column == 1 && error.statement.contains("Label"))
     }
+
+    /// The rows of a result share one buffer: NULLs at the start, middle and end of rows, a value
+    /// past its column's first buffer between others, and every digit 0 and 9 in integers and times.
+    @Test func rowsOfOneResultDecodeApart() throws {
+        let connection = try WrapperDatabase.connect()
+        try WrapperDatabase.resetItems(connection, count: 4)
+        let long = String(repeating: "ü\"\\", count: 600)  // 2400 bytes: past the first buffer
+        try connection.query("UPDATE items SET label = NULL, amount = ?, signed_value = ?, at = ? WHERE id = 1",
+                             [.string("0.00"), .int(Int64.min), .string("2000-01-01 00:00:00")])
+        try connection.query("UPDATE items SET label = ?, amount = NULL, signed_value = ?, at = ? WHERE id = 2",
+                             [.string(long), .int(-9), .string("1999-09-09 09:09:09")])
+        try connection.query("UPDATE items SET label = ?, amount = ?, signed_value = ?, at = NULL WHERE id = 3",
+                             [.string(""), .string("99.99"), .int(Int64.max)])
+        try connection.query("UPDATE items SET label = ?, amount = ?, signed_value = 0, at = ? WHERE id = 4",
+                             [.string("名前"), .string("-0.09"), .string("9999-12-29 19:59:59")])
+        let rows = try connection.query("SELECT id, label, amount, signed_value, at, CAST(at AS DATE) FROM items ORDER BY id").rows
+        #expect(rows.count == 4)
+        func columns(_ row: MariaDBRow) -> [String?] { (0..<row.count).map { row.string($0) } }
+        #expect(columns(rows[0]) == ["1", nil, "0.00", "-9223372036854775808", "2000-01-01 00:00:00", "2000-01-01"])
+        #expect(columns(rows[1]) == ["2", long, nil, "-9", "1999-09-09 09:09:09", "1999-09-09"])
+        #expect(columns(rows[2]) == ["3", "", "99.99", "9223372036854775807", nil, nil])
+        #expect(columns(rows[3]) == ["4", "名前", "-0.09", "0", "9999-12-29 19:59:59", "9999-12-29"])
+        #expect(rows[1].int(3) == -9 && rows[2].int(3) == Int64.max && rows[3].int(3) == 0)
+        #expect(rows[1].slice(2) == nil && rows[2].slice(1)?.isEmpty == true)
+        // An unsigned column at its largest, and a row of NULLs only.
+        let big = try #require(try connection.query("SELECT CAST(18446744073709551615 AS UNSIGNED), NULL, CAST(0 AS UNSIGNED)").first)
+        #expect(big.string(0) == "18446744073709551615" && big.string(1) == nil && big.string(2) == "0")
+        let nulls = try #require(try connection.query("SELECT NULL, NULL").first)
+        #expect(nulls.string(0) == nil && nulls.string(1) == nil)
+    }
 }

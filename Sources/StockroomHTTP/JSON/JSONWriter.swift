@@ -9,6 +9,16 @@ public struct JSONWriter {
         bytes.append(contentsOf: raw)
     }
 
+    /// Up to `maximumCount` bytes written by `body` through a cursor straight into memory (on the
+    /// stack when small) and appended at once: one capacity check instead of one per piece.
+    public mutating func writeRaw(upTo maximumCount: Int, _ body: (inout Cursor) -> Void) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(maximumCount, 1)) { buffer in
+            var cursor = Cursor(buffer)
+            body(&cursor)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<cursor.count]))
+        }
+    }
+
     public mutating func writeRaw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
@@ -50,21 +60,87 @@ public struct JSONWriter {
 
     /// A string from UTF-8 bytes (e.g. a column value), escaped as JSON requires.
     public mutating func writeString<Bytes: Sequence>(utf8 source: Bytes) where Bytes.Element == UInt8 {
-        bytes.append(UInt8(ascii: "\""))
-        for byte in source {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                          hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
-            }
+        if source.withContiguousStorageIfAvailable({ writeString(contiguous: $0) }) != nil { return }
+        writeString(contiguous: Array(source))
+    }
+
+    private mutating func writeString(contiguous source: UnsafeBufferPointer<UInt8>) {
+        writeRaw(upTo: Cursor.maximumStringCount(source.count)) { $0.writeString(utf8: source) }
+    }
+
+    private mutating func writeString(contiguous source: [UInt8]) {
+        source.withUnsafeBufferPointer { writeString(contiguous: $0) }
+    }
+}
+
+extension JSONWriter {
+    /// Writes into memory sized beforehand (`writeRaw(upTo:_:)`), with no capacity check per byte.
+    public struct Cursor {
+        private let buffer: UnsafeMutableBufferPointer<UInt8>
+        /// Bytes written so far.
+        public private(set) var count = 0
+
+        init(_ buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+        /// At most 6 bytes a byte (`\u001f`), and the quotes.
+        public static func maximumStringCount(_ byteCount: Int) -> Int { 2 + 6 * byteCount }
+
+        public mutating func writeRaw(_ text: StaticString) {
+            text.withUTF8Buffer { writeRaw($0) }
         }
-        bytes.append(UInt8(ascii: "\""))
+
+        public mutating func writeRaw(_ raw: ArraySlice<UInt8>) {
+            raw.withUnsafeBufferPointer { writeRaw($0) }
+        }
+
+        public mutating func writeRaw(_ raw: UnsafeBufferPointer<UInt8>) {
+            precondition(count + raw.count <= buffer.count, "JSON cursor overrun")
+            if let source = raw.baseAddress { (buffer.baseAddress! + count).initialize(from: source, count: raw.count) }
+            count += raw.count
+        }
+
+        public mutating func writeByte(_ byte: UInt8) {
+            precondition(count < buffer.count, "JSON cursor overrun")
+            buffer[count] = byte
+            count += 1
+        }
+
+        /// A string from UTF-8 bytes, escaped as JSON requires: `"`, `\` and control bytes.
+        public mutating func writeString(utf8 source: UnsafeBufferPointer<UInt8>) {
+            precondition(count + Self.maximumStringCount(source.count) <= buffer.count, "JSON cursor overrun")
+            let out = buffer.baseAddress!
+            var position = count
+            out[position] = UInt8(ascii: "\"")
+            position += 1
+            for byte in source {
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+                    out[position] = byte
+                    position += 1
+                    continue
+                }
+                out[position] = UInt8(ascii: "\\")
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out[position + 1] = byte
+                case 0x0A: out[position + 1] = UInt8(ascii: "n")
+                case 0x0D: out[position + 1] = UInt8(ascii: "r")
+                case 0x09: out[position + 1] = UInt8(ascii: "t")
+                default:
+                    func hex(_ digit: UInt8) -> UInt8 { digit < 10 ? digit + 0x30 : digit + 0x57 }
+                    out[position + 1] = UInt8(ascii: "u")
+                    out[position + 2] = UInt8(ascii: "0")
+                    out[position + 3] = UInt8(ascii: "0")
+                    out[position + 4] = hex(byte >> 4)
+                    out[position + 5] = hex(byte & 0xF)
+                    position += 4
+                }
+                position += 2
+            }
+            out[position] = UInt8(ascii: "\"")
+            count = position + 1
+        }
+
+        public mutating func writeString(utf8 source: ArraySlice<UInt8>) {
+            source.withUnsafeBufferPointer { writeString(utf8: $0) }
+        }
     }
 }

@@ -91,30 +91,34 @@ extension PricingPolicy {
 
 extension ProductColumns {
     /// Writes the product straight from the row's bytes (the read paths' fast way to the same JSON
-    /// as `Product.json`).
+    /// as `Product.json`), in one append.
     func writeJSON(into writer: inout JSONWriter) {
-        writer.writeRaw("{\"id\":")
-        writer.writeRaw(id)
-        writer.writeRaw(",\"name\":")
-        writer.writeString(utf8: name)
-        writer.writeRaw(",\"price\":")
-        writer.writeRaw(price)
-        writer.writeRaw(",\"stock\":")
-        writer.writeRaw(stock)
-        writer.writeRaw(",\"created_at\":")
-        Self.writeTimestamp(createdAt, into: &writer)
-        writer.writeRaw(",\"updated_at\":")
-        Self.writeTimestamp(updatedAt, into: &writer)
-        writer.writeRaw("}")
+        // 61 bytes of names and punctuation and 2 x 22 of timestamps, then the columns.
+        let maximumCount = 105 + id.count + price.count + stock.count + JSONWriter.Cursor.maximumStringCount(name.count)
+        writer.writeRaw(upTo: maximumCount) { out in
+            out.writeRaw("{\"id\":")
+            out.writeRaw(id)
+            out.writeRaw(",\"name\":")
+            out.writeString(utf8: name)
+            out.writeRaw(",\"price\":")
+            out.writeRaw(price)
+            out.writeRaw(",\"stock\":")
+            out.writeRaw(stock)
+            out.writeRaw(",\"created_at\":")
+            Self.writeTimestamp(createdAt, into: &out)
+            out.writeRaw(",\"updated_at\":")
+            Self.writeTimestamp(updatedAt, into: &out)
+            out.writeRaw("}")
+        }
     }
 
     /// `2026-01-09 14:06:33` (UTC, from the database) as `"2026-01-09T14:06:33Z"`.
-    private static func writeTimestamp(_ text: ArraySlice<UInt8>, into writer: inout JSONWriter) {
+    private static func writeTimestamp(_ text: ArraySlice<UInt8>, into out: inout JSONWriter.Cursor) {
         let start = text.startIndex
-        writer.writeRaw("\"")
-        writer.writeRaw(text[start..<start + 10])
-        writer.writeRaw("T")
-        writer.writeRaw(text[start + 11..<start + 19])
-        writer.writeRaw("Z\"")
+        out.writeByte(UInt8(ascii: "\""))
+        out.writeRaw(text[start..<start + 10])
+        out.writeByte(UInt8(ascii: "T"))
+        out.writeRaw(text[start + 11..<start + 19])
+        out.writeRaw("Z\"")
     }
 }
