@@ -21,10 +21,10 @@ final class MariaDBStatement {
         let errors: UnsafeMutablePointer<my_bool>
         /// A result's text and column ends, row after row, written here first and copied out once
         /// per result: one allocation each per result, not per row. Reused by the next result.
-        private(set) var text: UnsafeMutablePointer<UInt8>
-        private(set) var textCapacity = 1024
-        private(set) var ends: UnsafeMutablePointer<Int32>
-        private(set) var endsCapacity = 256
+        private var textBuffer = ScratchBuffer<UInt8>(initialCapacity: 1024, largest: 1 << 16)
+        private var endsBuffer = ScratchBuffer<Int32>(initialCapacity: 256, largest: 1 << 14)
+        var text: UnsafeMutablePointer<UInt8> { textBuffer.start }
+        var ends: UnsafeMutablePointer<Int32> { endsBuffer.start }
 
         init(metadata: UnsafeMutablePointer<MYSQL_RES>) {
             var capacities: [Int] = []
@@ -78,47 +78,23 @@ final class MariaDBStatement {
                 binds[index].is_unsigned = kinds[index] == .unsignedInteger ? 1 : 0
             }
             self.buffers = buffers
-            text = .allocate(capacity: textCapacity)
-            ends = .allocate(capacity: endsCapacity)
         }
 
         /// Room for `count` more bytes after `used` ones, and for `columns` more ends after `usedEnds`.
         func reserve(text count: Int, after used: Int, ends columns: Int, after usedEnds: Int) {
-            if used + count > textCapacity {
-                let capacity = max(textCapacity * 2, used + count)
-                let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-                grown.moveInitialize(from: text, count: used)
-                text.deallocate()
-                text = grown
-                textCapacity = capacity
-            }
-            if usedEnds + columns > endsCapacity {
-                let capacity = max(endsCapacity * 2, usedEnds + columns)
-                let grown = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
-                grown.moveInitialize(from: ends, count: usedEnds)
-                ends.deallocate()
-                ends = grown
-                endsCapacity = capacity
-            }
+            textBuffer.reserve(count, after: used)
+            endsBuffer.reserve(columns, after: usedEnds)
         }
 
         /// After a large result, back to the first sizes: a statement keeps no large buffer around.
         func shrink() {
-            if textCapacity > 1 << 16 {
-                text.deallocate()
-                textCapacity = 1024
-                text = .allocate(capacity: textCapacity)
-            }
-            if endsCapacity > 1 << 14 {
-                ends.deallocate()
-                endsCapacity = 256
-                ends = .allocate(capacity: endsCapacity)
-            }
+            textBuffer.shrink()
+            endsBuffer.shrink()
         }
 
         deinit {
-            text.deallocate()
-            ends.deallocate()
+            textBuffer.deallocate()
+            endsBuffer.deallocate()
             for buffer in buffers { buffer.deallocate() }
             binds.deallocate()
             lengths.deallocate()
@@ -383,4 +359,40 @@ final class MariaDBStatement {
         }
         return MariaDBError(code: .unknownClientError, serverMessage: "the call failed without an error code")
     }
+}
+
+/// Memory a statement reuses from result to result: grows by doubling, keeping what is written,
+/// and goes back to its first size once it has grown past `largest`.
+struct ScratchBuffer<Element> {
+    private(set) var start: UnsafeMutablePointer<Element>
+    private var capacity: Int
+    private let initialCapacity: Int
+    private let largest: Int
+
+    init(initialCapacity: Int, largest: Int) {
+        self.initialCapacity = initialCapacity
+        self.largest = largest
+        capacity = initialCapacity
+        start = .allocate(capacity: initialCapacity)
+    }
+
+    /// Room for `count` more elements after the first `used`, which are kept.
+    mutating func reserve(_ count: Int, after used: Int) {
+        guard used + count > capacity else { return }
+        let grown = max(capacity * 2, used + count)
+        let moved = UnsafeMutablePointer<Element>.allocate(capacity: grown)
+        moved.moveInitialize(from: start, count: used)
+        start.deallocate()
+        start = moved
+        capacity = grown
+    }
+
+    mutating func shrink() {
+        guard capacity > largest else { return }
+        start.deallocate()
+        capacity = initialCapacity
+        start = .allocate(capacity: initialCapacity)
+    }
+
+    func deallocate() { start.deallocate() }
 }
