@@ -9,18 +9,23 @@ extension FastCGIConnection {
         return header
     }
 
-    /// Passes the next `length` bytes to `consume` as they arrive (a pointer and a count), then
-    /// drops `padding` bytes.
-    func readContent(_ length: Int, padding: Int, _ consume: (UnsafeRawBufferPointer, Int) -> Void) -> Bool {
+    /// Passes the next `length` bytes to `consume` as they arrive, chunk by chunk, then drops
+    /// `padding` bytes.
+    func readContent(_ length: Int, padding: Int, _ consume: (UnsafeRawBufferPointer) -> Void) -> Bool {
         var left = length
         while left > 0 {
             guard fill(atLeast: 1) else { return false }
             let count = min(left, end - start)
-            consume(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)]), count)
+            consume(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)]))
             start += count
             left -= count
         }
         return skip(padding)
+    }
+
+    /// The next `length` bytes appended to `bytes`, then `padding` bytes dropped.
+    func readContent(_ length: Int, padding: Int, appendingTo bytes: inout [UInt8]) -> Bool {
+        readContent(length, padding: padding) { bytes.append(contentsOf: $0) }
     }
 
     func skip(_ count: Int) -> Bool {

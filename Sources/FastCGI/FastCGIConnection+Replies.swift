@@ -12,9 +12,7 @@ extension FastCGIConnection {
         if length <= FastCGIRecordHeader.maxContent {
             let header = FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID, contentLength: length,
                                              paddingLength: FastCGIRecordHeader.padding(for: length))
-            var bytes: [UInt8] = []
-            header.append(to: &bytes)
-            output.replaceSubrange(0..<FastCGIRecordHeader.size, with: bytes)
+            header.store(into: &output, at: 0)
             output.append(contentsOf: repeatElement(0, count: header.paddingLength))
         } else {
             reframeLargeOutput()
@@ -40,11 +38,8 @@ extension FastCGIConnection {
         var offset = 0
         while offset < payload.count {
             let count = min(FastCGIRecordHeader.maxContent & ~7, payload.count - offset)
-            let header = FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID, contentLength: count,
-                                             paddingLength: FastCGIRecordHeader.padding(for: count))
-            header.append(to: &output)
-            output.append(contentsOf: payload[offset..<(offset + count)])
-            output.append(contentsOf: repeatElement(0, count: header.paddingLength))
+            FastCGIRecordHeader.appendRecord(type: FastCGIRecordHeader.Kind.stdout, requestID: requestID,
+                                             content: payload[offset..<(offset + count)], to: &output)
             offset += count
         }
     }
@@ -55,14 +50,12 @@ extension FastCGIConnection {
         guard header.type == FastCGIRecordHeader.Kind.getValues else {
             guard skip(header.contentLength + header.paddingLength) else { return false }
             var answer: [UInt8] = []
-            FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.unknownType, requestID: 0, contentLength: 8).append(to: &answer)
-            answer.append(contentsOf: [header.type, 0, 0, 0, 0, 0, 0, 0])
+            FastCGIRecordHeader.appendRecord(type: FastCGIRecordHeader.Kind.unknownType, requestID: 0,
+                                             content: [header.type, 0, 0, 0, 0, 0, 0, 0], to: &answer)
             return write(answer)
         }
         var asked: [UInt8] = []
-        guard readContent(header.contentLength, padding: header.paddingLength, { chunk, count in
-            asked.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-        }) else { return false }
+        guard readContent(header.contentLength, padding: header.paddingLength, appendingTo: &asked) else { return false }
         var pairs: [UInt8] = []
         let decoded = asked.withUnsafeBytes { bytes in
             FastCGIPairs.decode(bytes) { name, _ in
@@ -77,10 +70,7 @@ extension FastCGIConnection {
         }
         guard decoded else { return false }
         var answer: [UInt8] = []
-        FastCGIRecordHeader(type: FastCGIRecordHeader.Kind.getValuesResult, requestID: 0, contentLength: pairs.count,
-                            paddingLength: FastCGIRecordHeader.padding(for: pairs.count)).append(to: &answer)
-        answer.append(contentsOf: pairs)
-        answer.append(contentsOf: repeatElement(0, count: FastCGIRecordHeader.padding(for: pairs.count)))
+        FastCGIRecordHeader.appendRecord(type: FastCGIRecordHeader.Kind.getValuesResult, requestID: 0, content: pairs, to: &answer)
         return write(answer)
     }
 

@@ -93,9 +93,7 @@ final class FastCGIConnection<Transport: FastCGITransport> {
             if header.type == FastCGIRecordHeader.Kind.beginRequest {
                 guard header.requestID != 0, header.contentLength == 8 else { return false }
                 var body: [UInt8] = []
-                guard readContent(8, padding: header.paddingLength, { chunk, count in
-                    body.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-                }) else { return false }
+                guard readContent(8, padding: header.paddingLength, appendingTo: &body) else { return false }
                 let role = Int(body[0]) << 8 | Int(body[1])
                 guard role == FastCGIRecordHeader.responderRole else {
                     guard reply(endRequest: header.requestID, status: FastCGIRecordHeader.ProtocolStatus.unknownRole) else { return false }
@@ -121,9 +119,7 @@ final class FastCGIConnection<Transport: FastCGITransport> {
             guard header.type == FastCGIRecordHeader.Kind.params else { return .failed }
             if header.contentLength == 0 { break }
             guard parameterBytes.count + header.contentLength <= Self.maxParameterBytes,
-                  readContent(header.contentLength, padding: header.paddingLength, { chunk, count in
-                      parameterBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
-                  }) else { return .failed }
+                  readContent(header.contentLength, padding: header.paddingLength, appendingTo: &parameterBytes) else { return .failed }
         }
         var parameters: [String: String] = [:]
         parameters.reserveCapacity(16)
@@ -166,9 +162,9 @@ final class FastCGIConnection<Transport: FastCGITransport> {
                     ended = true
                     break
                 }
-                let complete = readContent(header.contentLength, padding: header.paddingLength) { chunk, count in
+                let complete = readContent(header.contentLength, padding: header.paddingLength) { chunk in
                     // Bytes past CONTENT_LENGTH are not part of the request: read and dropped.
-                    let taken = min(count, body.count - filled)
+                    let taken = min(chunk.count, body.count - filled)
                     guard taken > 0 else { return }
                     body.withUnsafeMutableBytes { target in
                         target.baseAddress!.advanced(by: filled).copyMemory(from: chunk.baseAddress!, byteCount: taken)

@@ -54,20 +54,34 @@ struct FastCGIRecordHeader: Equatable {
     static func padding(for contentLength: Int) -> Int { (8 - contentLength % 8) % 8 }
 
     func append(to bytes: inout [UInt8]) {
-        bytes.append(version)
-        bytes.append(type)
-        bytes.append(UInt8(requestID >> 8))
-        bytes.append(UInt8(requestID & 0xFF))
-        bytes.append(UInt8(contentLength >> 8))
-        bytes.append(UInt8(contentLength & 0xFF))
-        bytes.append(UInt8(paddingLength))
-        bytes.append(0)
+        bytes.append(contentsOf: repeatElement(0, count: Self.size))
+        store(into: &bytes, at: bytes.count - Self.size)
+    }
+
+    /// Writes the header over the 8 bytes at `offset` (a place kept for it before the content was known).
+    func store(into bytes: inout [UInt8], at offset: Int) {
+        bytes[offset] = version
+        bytes[offset + 1] = type
+        bytes[offset + 2] = UInt8(requestID >> 8)
+        bytes[offset + 3] = UInt8(requestID & 0xFF)
+        bytes[offset + 4] = UInt8(contentLength >> 8)
+        bytes[offset + 5] = UInt8(contentLength & 0xFF)
+        bytes[offset + 6] = UInt8(paddingLength)
+        bytes[offset + 7] = 0
+    }
+
+    /// One whole record: the header, `content` (at most `maxContent` bytes) and its padding.
+    static func appendRecord<Content: Collection<UInt8>>(type: UInt8, requestID: UInt16, content: Content,
+                                                          to bytes: inout [UInt8]) {
+        let padding = padding(for: content.count)
+        FastCGIRecordHeader(type: type, requestID: requestID, contentLength: content.count, paddingLength: padding).append(to: &bytes)
+        bytes.append(contentsOf: content)
+        bytes.append(contentsOf: repeatElement(0, count: padding))
     }
 
     /// FCGI_END_REQUEST with application status 0.
     static func appendEndRequest(id: UInt16, status: UInt8, to bytes: inout [UInt8]) {
-        FastCGIRecordHeader(type: Kind.endRequest, requestID: id, contentLength: 8).append(to: &bytes)
-        bytes.append(contentsOf: [0, 0, 0, 0, status, 0, 0, 0])
+        appendRecord(type: Kind.endRequest, requestID: id, content: [0, 0, 0, 0, status, 0, 0, 0], to: &bytes)
     }
 }
 

@@ -44,14 +44,6 @@ public struct FastCGIResponse: Sendable {
         self.body = body
     }
 
-    /// Status line, headers and body in one buffer, so the response is written with one call.
-    public func serialized() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(160 + body.count)
-        serialize(into: &bytes)
-        return bytes
-    }
-
     /// Appends the status line, the headers and the body to `bytes` (the connection's output buffer,
     /// after the record header it fills in afterwards).
     public func serialize(into bytes: inout [UInt8]) {

@@ -92,3 +92,12 @@ import FastCGI
         #expect(request.header("COOKIE") == nil)
     }
 }
+
+extension FastCGIResponse {
+    /// The CGI answer alone, as the connection writes it into its STDOUT record.
+    func serialized() -> [UInt8] {
+        var bytes: [UInt8] = []
+        serialize(into: &bytes)
+        return bytes
+    }
+}
